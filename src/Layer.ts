@@ -1,0 +1,334 @@
+/**
+ * The plugin: configuration, the `WebSockets` layer, and the builders that open sessions
+ * (`webSocketSession`, `webSocket`, `ws`, `wss`), after Ktor's client `WebSockets` plugin.
+ *
+ * @since 0.1.0
+ */
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { CloseReason } from "./CloseReason.js"
+import type { WebsocketContentConverter } from "./Converter.js"
+import * as Engine from "./Engine.js"
+import { WebSocketException } from "./Errors.js"
+import { InvalidRequest, type Request, type RequestOptions, resolve, type Scheme } from "./internal/request.js"
+import * as internal from "./internal/session.js"
+import type { DefaultClientWebSocketSession } from "./Session.js"
+
+export type { Request, RequestOptions }
+
+/**
+ * Pass as `pingInterval` to turn the pinger off.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const PINGER_DISABLED = 0
+
+/**
+ * The default `maxFrameSize`: 100 MiB.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const DEFAULT_MAX_FRAME_SIZE = 100 * 1024 * 1024
+
+/**
+ * The plugin's settings as a user writes them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Interval between pings; omitted, 0 or `PINGER_DISABLED`: no pinger. */
+  readonly pingInterval?: Duration.DurationInput | undefined
+  /** How long to wait for a Pong; default 2 × `pingInterval` (15 s when the pinger is off). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Largest incoming message, in bytes; default 100 MiB. */
+  readonly maxFrameSize?: number | undefined
+  /** TCP connect + TLS + upgrade answer; default 10 s. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  readonly contentConverter?: WebsocketContentConverter | undefined
+  readonly extensions?: ExtensionsOptions | undefined
+}
+
+/**
+ * Extensions to negotiate.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ExtensionsOptions {
+  readonly deflate?: boolean | Engine.DeflateOptions | undefined
+}
+
+/**
+ * The resolved settings of an installed plugin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface WebSocketsConfig {
+  readonly pingInterval: Option.Option<Duration.Duration>
+  readonly timeout: Duration.Duration
+  readonly maxFrameSize: number
+  readonly connectTimeout: Duration.Duration
+  readonly contentConverter: Option.Option<WebsocketContentConverter>
+  readonly extensions: { readonly deflate: Option.Option<Engine.DeflateOptions> }
+}
+
+/**
+ * The installed plugin.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Service {
+  readonly config: WebSocketsConfig
+  readonly engine: Engine.Service
+}
+
+/**
+ * The tag of the installed plugin.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class WebSockets extends Context.Tag("effect-websockets/WebSockets")<WebSockets, Service>() {}
+
+const invalid = (field: string, problem: string): never => {
+  throw new Cause.IllegalArgumentException(`Invalid WebSockets config: ${field} ${problem}`)
+}
+
+const isNegative = (input: Duration.DurationInput): boolean =>
+  (typeof input === "number" && input < 0) ||
+  (typeof input === "bigint" && input < 0n) ||
+  (typeof input === "string" && input.trim().startsWith("-")) ||
+  (Array.isArray(input) && (input[0] < 0 || input[1] < 0))
+
+const decodeDuration = (field: string, input: Duration.DurationInput): Duration.Duration => {
+  if (isNegative(input)) return invalid(field, `must not be negative (got ${String(input)})`)
+  const decoded = Duration.decodeUnknown(input)
+  if (Option.isNone(decoded)) return invalid(field, `is not a duration (got ${String(input)})`)
+  return decoded.value
+}
+
+/**
+ * Resolves and checks the settings; throws `IllegalArgumentException` naming the bad field.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const resolveConfig = (options: Options = {}): WebSocketsConfig => {
+  const interval = options.pingInterval === undefined
+    ? Duration.zero
+    : decodeDuration("pingInterval", options.pingInterval)
+  const pingInterval = Duration.toMillis(interval) > 0 ? Option.some(interval) : Option.none()
+  const timeout = options.timeout === undefined
+    ? Option.match(pingInterval, { onNone: () => Duration.seconds(15), onSome: (i) => Duration.times(i, 2) })
+    : decodeDuration("timeout", options.timeout)
+  if (Option.isSome(pingInterval) && Duration.toMillis(timeout) <= 0) invalid("timeout", "must be positive")
+  const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE
+  if (!Number.isSafeInteger(maxFrameSize) || maxFrameSize < 1) {
+    invalid("maxFrameSize", `must be a whole number of bytes >= 1 (got ${maxFrameSize})`)
+  }
+  const connectTimeout = options.connectTimeout === undefined
+    ? Duration.seconds(10)
+    : decodeDuration("connectTimeout", options.connectTimeout)
+  if (Duration.toMillis(connectTimeout) <= 0) invalid("connectTimeout", "must be positive")
+  const deflate = options.extensions?.deflate
+  if (typeof deflate === "object" && deflate.compressionLevel !== undefined) {
+    const level = deflate.compressionLevel
+    if (!Number.isInteger(level) || level < -1 || level > 9) {
+      invalid("extensions.deflate.compressionLevel", `must be an integer from -1 to 9 (got ${level})`)
+    }
+  }
+  return {
+    pingInterval,
+    timeout,
+    maxFrameSize,
+    connectTimeout,
+    contentConverter: Option.fromNullable(options.contentConverter),
+    extensions: {
+      deflate: deflate === undefined || deflate === false
+        ? Option.none()
+        : Option.some(deflate === true ? {} : deflate)
+    }
+  }
+}
+
+/**
+ * Installs the plugin. Bad settings are a defect at layer build, with a message naming the field.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<WebSockets, never, Engine.Engine> =>
+  Layer.effect(
+    WebSockets,
+    Effect.flatMap(Effect.try({ try: () => resolveConfig(options), catch: (e) => e }).pipe(Effect.orDie), (config) =>
+      Effect.map(Engine.Engine, (engine) => ({ config, engine })))
+  )
+
+/**
+ * The settings read by `layerConfig` when given no config: `WEBSOCKETS_PING_INTERVAL`, `WEBSOCKETS_TIMEOUT`,
+ * `WEBSOCKETS_MAX_FRAME_SIZE`, `WEBSOCKETS_CONNECT_TIMEOUT` (durations like "20 seconds"), all optional.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const config: Config.Config<Options> = Config.all({
+  pingInterval: Config.option(Config.duration("PING_INTERVAL")),
+  timeout: Config.option(Config.duration("TIMEOUT")),
+  maxFrameSize: Config.option(Config.integer("MAX_FRAME_SIZE")),
+  connectTimeout: Config.option(Config.duration("CONNECT_TIMEOUT"))
+}).pipe(
+  Config.nested("WEBSOCKETS"),
+  Config.map((c) => ({
+    pingInterval: Option.getOrUndefined(c.pingInterval),
+    timeout: Option.getOrUndefined(c.timeout),
+    maxFrameSize: Option.getOrUndefined(c.maxFrameSize),
+    connectTimeout: Option.getOrUndefined(c.connectTimeout)
+  }))
+)
+
+/**
+ * Installs the plugin with settings read from `effect/Config` (by default the `WEBSOCKETS_*` variables).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (
+  options: Config.Config.Wrap<Options> = config
+): Layer.Layer<WebSockets, ConfigError.ConfigError, Engine.Engine> =>
+  Layer.unwrapEffect(Effect.map(Config.unwrap(options), layer))
+
+/** Settings the engine must support, each named as it appears in the error. */
+const requiredCapabilities = (
+  config: WebSocketsConfig,
+  request: { readonly headers: Readonly<Record<string, string>>; readonly protocols: ReadonlyArray<string> }
+): ReadonlyArray<readonly [Engine.Capability, string]> => {
+  const needed: Array<readonly [Engine.Capability, string]> = [[Engine.WebSocketCapability, "WebSockets"]]
+  if (Option.isSome(config.extensions.deflate)) needed.push([Engine.WebSocketExtensionsCapability, "extensions"])
+  if (Object.keys(request.headers).length > 0) needed.push([Engine.HeadersCapability, "headers"])
+  if (request.protocols.length > 0) needed.push([Engine.ProtocolsCapability, "protocols"])
+  if (Option.isSome(config.pingInterval)) needed.push([Engine.PingCapability, "pingInterval"])
+  if (config.maxFrameSize !== DEFAULT_MAX_FRAME_SIZE) needed.push([Engine.MaxFrameSizeCapability, "maxFrameSize"])
+  return needed
+}
+
+const open = (
+  request: Request,
+  scheme: Scheme | undefined
+): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, WebSockets | Scope.Scope> =>
+  Effect.flatMap(WebSockets, ({ config, engine }) => {
+    let resolved: ReturnType<typeof resolve>
+    try {
+      resolved = resolve(request, scheme)
+    } catch (error) {
+      if (error instanceof InvalidRequest) {
+        return Effect.fail(new WebSocketException({ reason: "Connect", message: error.message }))
+      }
+      return Effect.die(error)
+    }
+    for (const [capability, setting] of requiredCapabilities(config, resolved)) {
+      if (!engine.capabilities.has(capability)) {
+        return Effect.fail(
+          new WebSocketException({
+            reason: "Capability",
+            message: `The engine cannot honour the setting "${setting}": it lacks ${capability}`
+          })
+        )
+      }
+    }
+    const connectRequest: Engine.ConnectRequest = {
+      ...resolved,
+      maxFrameSize: config.maxFrameSize,
+      deflate: Option.getOrUndefined(config.extensions.deflate),
+      connectTimeout: config.connectTimeout
+    }
+    const timeoutError = () =>
+      new WebSocketException({
+        reason: "Timeout",
+        message: `No answer to the WebSocket upgrade within ${Duration.format(config.connectTimeout)}`
+      })
+    return internal.make(
+      config,
+      resolved.url,
+      (listener) =>
+        engine.connect(connectRequest, listener).pipe(
+          Effect.timeoutFail({ duration: config.connectTimeout, onTimeout: timeoutError })
+        )
+    )
+  })
+
+/**
+ * Opens a session tied to the current scope. When the scope closes with the session still open, it sends
+ * Close(1000 NORMAL) and waits for the peer's Close (at most 5 s, then drops the connection).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const webSocketSession = (
+  request: Request
+): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, WebSockets | Scope.Scope> => open(request, undefined)
+
+const closeReasonFor = (exit: Exit.Exit<unknown, unknown>): CloseReason =>
+  Exit.isSuccess(exit)
+    ? new CloseReason({ code: CloseReason.Codes.NORMAL, message: "" })
+    : Cause.isInterruptedOnly(exit.cause)
+    ? new CloseReason({ code: CloseReason.Codes.GOING_AWAY, message: "" })
+    : new CloseReason({ code: CloseReason.Codes.INTERNAL_ERROR, message: "" })
+
+const run = <A, E, R>(
+  request: Request,
+  scheme: Scheme | undefined,
+  f: (session: DefaultClientWebSocketSession) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>> =>
+  Effect.scoped(
+    Effect.flatMap(open(request, scheme), (session) =>
+      Effect.onExit(f(session), (exit) =>
+        // the close code tells the peer how the block ended: 1000 success, 1011 failure, 1001 interruption
+        Effect.sync(() => internal.closeWith(session, closeReasonFor(exit)))))
+  ) as Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>>
+
+/**
+ * Opens a session, runs `f` with it, then closes it: Close(1000) on success, Close(1011) when `f` fails (its
+ * error passes through unchanged), Close(1001) when interrupted.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const webSocket = <A, E, R>(
+  request: Request,
+  f: (session: DefaultClientWebSocketSession) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>> => run(request, undefined, f)
+
+/**
+ * `webSocket` over plain `ws://` (default port 80).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const ws = <A, E, R>(
+  request: Request,
+  f: (session: DefaultClientWebSocketSession) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>> => run(request, "ws", f)
+
+/**
+ * `webSocket` over TLS, `wss://` (default port 443).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const wss = <A, E, R>(
+  request: Request,
+  f: (session: DefaultClientWebSocketSession) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>> => run(request, "wss", f)

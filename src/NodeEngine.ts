@@ -1,0 +1,193 @@
+/**
+ * The Node engine: connections over the `ws` package, which does the framing, masking, UTF-8 validation,
+ * size limit and permessage-deflate. This is the only module that imports `ws`.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type { IncomingMessage } from "node:http"
+import WebSocket from "ws"
+import * as Engine from "./Engine.js"
+import { WebSocketException } from "./Errors.js"
+import { redactUrl } from "./internal/redact.js"
+
+const emptyPayload = Buffer.alloc(0)
+
+/** `ws` error codes for a message over `maxPayload`; every other receiver error is a protocol violation. */
+const tooBigCodes = new Set(["WS_ERR_UNSUPPORTED_MESSAGE_LENGTH", "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH"])
+
+const violationOf = (error: NodeJS.ErrnoException): { violation: Engine.Violation; code: number } | undefined => {
+  const code = error.code
+  if (code === undefined) return undefined
+  if (tooBigCodes.has(code)) return { violation: "FrameTooBig", code: 1009 }
+  if (code === "WS_ERR_INVALID_UTF8") return { violation: "Protocol", code: 1007 }
+  if (code.startsWith("WS_ERR_")) return { violation: "Protocol", code: 1002 }
+  // zlib failures while inflating a compressed message: ws answers them with 1007
+  if (code.startsWith("Z_")) return { violation: "Protocol", code: 1007 }
+  return undefined
+}
+
+const flatHeaders = (message: IncomingMessage): Record<string, string> => {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(message.headers)) {
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(", ") : value
+  }
+  return out
+}
+
+const toBuffer = (bytes: Uint8Array): Buffer =>
+  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+
+const failureOf = (error: NodeJS.ErrnoException, url: URL): WebSocketException => {
+  const where = redactUrl(url)
+  // Errors created by ws for a bad upgrade answer carry no `code`; socket, DNS and TLS errors do.
+  if (typeof error.code === "string") {
+    return new WebSocketException({
+      reason: "Connect",
+      message: `Could not connect to ${where}: ${error.code}`,
+      cause: error
+    })
+  }
+  return new WebSocketException({
+    reason: "Handshake",
+    message: `Handshake exception with ${where}: ${error.message}`,
+    status: 101,
+    cause: error
+  })
+}
+
+const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listener) =>
+  Effect.async<Engine.Connection, WebSocketException>((resume) => {
+    let ws: WebSocket
+    let settled = false
+    let upgrade: IncomingMessage | undefined
+    const settle = (effect: Effect.Effect<Engine.Connection, WebSocketException>) => {
+      if (settled) return
+      settled = true
+      resume(effect)
+    }
+    try {
+      ws = new WebSocket(request.url, [...request.protocols], {
+        headers: request.headers,
+        maxPayload: request.maxFrameSize,
+        perMessageDeflate: request.deflate === undefined ? false : {
+          clientNoContextTakeover: request.deflate.clientNoContextTakeover ?? false,
+          serverNoContextTakeover: request.deflate.serverNoContextTakeover ?? false,
+          ...(request.deflate.compressionLevel === undefined
+            ? {}
+            : { zlibDeflateOptions: { level: request.deflate.compressionLevel } }),
+          ...(request.deflate.compressIfBiggerThan === undefined
+            ? {}
+            : { threshold: request.deflate.compressIfBiggerThan })
+        },
+        // pongs are the session's job so that the rule lives in one place for every engine
+        autoPong: false,
+        followRedirects: false,
+        // ws >= 8.19 option, missing from @types/ws: give up on the closing handshake after 5 s
+        ...{ closeTimeout: 5_000 }
+      } as WebSocket.ClientOptions)
+    } catch (error) {
+      settle(Effect.fail(
+        new WebSocketException({
+          reason: "Connect",
+          message: `Invalid WebSocket URL ${redactUrl(request.url)}: ${(error as Error).message}`,
+          cause: error
+        })
+      ))
+      return
+    }
+    ws.binaryType = "nodebuffer"
+    ws.on("upgrade", (response) => {
+      upgrade = response
+    })
+    ws.on("unexpected-response", (req, response) => {
+      const status = response.statusCode ?? 0
+      response.resume()
+      req.destroy()
+      settle(Effect.fail(
+        new WebSocketException({
+          reason: "Handshake",
+          message: `Handshake exception, expected status code 101 but was ${status}`,
+          status
+        })
+      ))
+    })
+    ws.on("error", (error: NodeJS.ErrnoException) => {
+      if (!settled) return settle(Effect.fail(failureOf(error, request.url)))
+      const violation = violationOf(error)
+      if (violation !== undefined) listener.onViolation(violation.violation, violation.code, error.message)
+      // transport errors (ECONNRESET, …) are followed by "close" with 1006, which is what the session needs
+    })
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      listener.onMessage(isBinary ? data : data.toString())
+    })
+    ws.on("ping", (payload: Buffer) => listener.onPing(payload))
+    ws.on("pong", (payload: Buffer) => listener.onPong(payload))
+    ws.on("close", (code: number, reason: Buffer) => {
+      if (!settled) {
+        return settle(Effect.fail(
+          new WebSocketException({
+            reason: "Connect",
+            message: `Connection to ${redactUrl(request.url)} closed during the handshake`
+          })
+        ))
+      }
+      listener.onClose(code, reason.toString())
+    })
+    ws.on("open", () => {
+      settle(Effect.succeed(makeConnection(ws, upgrade)))
+    })
+    return Effect.sync(() => {
+      if (!settled) {
+        settled = true
+        ws.terminate()
+      }
+    })
+  })
+
+const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): Engine.Connection => {
+  const flush = (onDrained: () => void): void => {
+    // ws exposes no drain event of its own; poll its buffered amount while the connection can still write.
+    if (ws.bufferedAmount === 0 || ws.readyState === WebSocket.CLOSED) return onDrained()
+    setTimeout(flush, 1, onDrained)
+  }
+  return {
+    handshake: {
+      status: upgrade?.statusCode ?? 101,
+      headers: upgrade === undefined ? {} : flatHeaders(upgrade),
+      protocol: ws.protocol,
+      extensions: ws.extensions
+    },
+    send: (data, fin, onWritten) => {
+      ws.send(data, { binary: typeof data !== "string", fin }, onWritten)
+    },
+    ping: (payload) => ws.ping(payload.length === 0 ? emptyPayload : toBuffer(payload)),
+    pong: (payload) => ws.pong(payload.length === 0 ? emptyPayload : toBuffer(payload)),
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
+    bufferedAmount: () => ws.bufferedAmount,
+    flush
+  }
+}
+
+/**
+ * The engine over `ws`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: Engine.Service = {
+  capabilities: Engine.allCapabilities,
+  connect: openConnection
+}
+
+/**
+ * The Node engine as a layer.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<Engine.Engine> = Layer.succeed(Engine.Engine, make)

@@ -1,0 +1,74 @@
+/**
+ * The session: incoming and outgoing frames, close, ping, serialization (Ktor's `DefaultClientWebSocketSession`).
+ * The rules live in `internal/session.ts`.
+ *
+ * @since 0.1.0
+ */
+import type * as Headers from "@effect/platform/Headers"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import type { ParseError } from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
+import type * as Sink from "effect/Sink"
+import type * as Stream from "effect/Stream"
+import type { CloseReason } from "./CloseReason.js"
+import type { WebsocketContentConverter } from "./Converter.js"
+import type {
+  WebsocketConverterNotFoundException,
+  WebsocketDeserializeException,
+  WebSocketException
+} from "./Errors.js"
+import type * as Frame from "./Frame.js"
+
+/**
+ * What the handshake established.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Call {
+  readonly url: URL
+  /** Status of the handshake response (101). */
+  readonly status: number
+  /** Headers of the handshake response. */
+  readonly headers: Headers.Headers
+  /** The subprotocol the server chose, or "". */
+  readonly protocol: string
+  /** The extensions the server agreed to, as in `Sec-WebSocket-Extensions`, or "". */
+  readonly extensions: string
+}
+
+/**
+ * An open WebSocket session.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface DefaultClientWebSocketSession {
+  readonly call: Call
+  /** Whole data messages in order; ends when the peer closes, fails when the session ends abnormally. */
+  readonly incoming: Stream.Stream<Frame.Text | Frame.Binary, WebSocketException>
+  readonly outgoing: Sink.Sink<void, string | Uint8Array | Frame.Frame, never, WebSocketException>
+  /** Sends a message or frame; waits while the write buffer is above its high-water mark. */
+  readonly send: (data: string | Uint8Array | Frame.Frame) => Effect.Effect<void, WebSocketException>
+  /** The next data message. */
+  readonly receive: Effect.Effect<Frame.Text | Frame.Binary, WebSocketException>
+  /** Waits until everything sent has been handed to the transport. */
+  readonly flush: Effect.Effect<void, WebSocketException>
+  /** Sends Close(`reason`, default 1000 NORMAL); refuses codes and reasons that may not be sent. */
+  readonly close: (reason?: CloseReason) => Effect.Effect<void, WebSocketException>
+  /** Waits until the session has ended, then tells why. */
+  readonly closeReason: Effect.Effect<Option.Option<CloseReason>>
+  readonly sendSerialized: <A, I>(
+    schema: Schema.Schema<A, I, never>,
+    value: A
+  ) => Effect.Effect<void, WebSocketException | WebsocketConverterNotFoundException | ParseError>
+  readonly receiveDeserialized: <A, I>(
+    schema: Schema.Schema<A, I, never>
+  ) => Effect.Effect<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException>
+  readonly converter: Option.Option<WebsocketContentConverter>
+  readonly pingInterval: Option.Option<Duration.Duration>
+  readonly timeout: Duration.Duration
+  readonly maxFrameSize: number
+}

@@ -1,0 +1,437 @@
+/**
+ * The session state machine: one place for the rules of API.md §3 (close, ping, size, violations, backpressure).
+ *
+ * Engine events arrive as plain callbacks and are turned into Mailbox / Deferred completions without running
+ * an Effect per message; the pinger is the only fiber a session owns.
+ */
+import type * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
+import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import type { ParseError } from "effect/ParseResult"
+import type * as Schema from "effect/Schema"
+import * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import * as Headers from "@effect/platform/Headers"
+import { CloseReason, normal, validateForSending } from "../CloseReason.js"
+import type { WebsocketContentConverter } from "../Converter.js"
+import type * as Engine from "../Engine.js"
+import { WebsocketConverterNotFoundException, WebsocketDeserializeException, WebSocketException } from "../Errors.js"
+import * as Frame from "../Frame.js"
+import type { DefaultClientWebSocketSession } from "../Session.js"
+
+/** Settings a session runs with, resolved by the plugin. */
+export interface SessionSettings {
+  readonly pingInterval: Option.Option<Duration.Duration>
+  readonly timeout: Duration.Duration
+  readonly maxFrameSize: number
+  readonly contentConverter: Option.Option<WebsocketContentConverter>
+}
+
+/** How long a closing session waits for the peer's Close before dropping the connection. */
+export const CLOSE_HANDSHAKE_TIMEOUT = Duration.seconds(5)
+
+/** The socket stops being read while this many bytes of messages wait for the consumer. */
+const INCOMING_HIGH_WATER_BYTES = 1024 * 1024
+/** …or this many messages, whatever their size. */
+const INCOMING_HIGH_WATER_COUNT = 4096
+/** `send` waits while more than this many bytes wait to be written. */
+export const OUTGOING_HIGH_WATER_BYTES = 1024 * 1024
+
+const sizeOf = (data: string | Uint8Array): number => typeof data === "string" ? data.length : data.byteLength
+
+const closedError = (reason: Option.Option<CloseReason>) =>
+  new WebSocketException({
+    reason: "Closed",
+    message: Option.match(reason, {
+      onNone: () => "The WebSocket session is closed",
+      onSome: (r) => `The WebSocket session is closed: ${r.toString()}`
+    }),
+    closeReason: Option.getOrUndefined(reason)
+  })
+
+const pingPayload = (): Uint8Array => {
+  const payload = new Uint8Array(16)
+  globalThis.crypto.getRandomValues(payload)
+  return payload
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
+  if (a.byteLength !== b.byteLength) return false
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+type Phase = "Open" | "Closing" | "Ended"
+
+/** Mutable per-session state; never shared between sessions. */
+class State {
+  phase: Phase = "Open"
+  connection: Engine.Connection | undefined = undefined
+  /** What we sent in our Close, when we started (or forced) the close. */
+  sentReason: CloseReason | undefined = undefined
+  /** Why incoming fails, when the session ended in error. */
+  failure: WebSocketException | undefined = undefined
+  /** The final close reason, once ended. */
+  endReason: Option.Option<CloseReason> = Option.none()
+  bufferedBytes = 0
+  bufferedCount = 0
+  paused = false
+  pendingPing: Uint8Array | undefined = undefined
+  pendingPong: Deferred.Deferred<void> | undefined = undefined
+  constructor(
+    readonly mailbox: Mailbox.Mailbox<Frame.Data, WebSocketException>,
+    readonly ended: Deferred.Deferred<Option.Option<CloseReason>>,
+    readonly transportClosed: Deferred.Deferred<void>
+  ) {}
+}
+
+/** Ends the session once: completes `closeReason` and ends or fails `incoming`. */
+const endSession = (state: State, reason: Option.Option<CloseReason>, failure: WebSocketException | undefined) => {
+  if (state.phase === "Ended") return
+  state.phase = "Ended"
+  state.failure = failure
+  state.endReason = reason
+  if (failure === undefined) state.mailbox.unsafeDone(Exit.void)
+  else state.mailbox.unsafeDone(Exit.fail(failure))
+  Deferred.unsafeDone(state.ended, Exit.succeed(reason))
+  if (state.pendingPong !== undefined) Deferred.unsafeDone(state.pendingPong, Exit.void)
+}
+
+/** Sends our Close (once) and remembers its reason. */
+const sendClose = (state: State, reason: CloseReason) => {
+  if (state.sentReason !== undefined || state.connection === undefined) return
+  state.sentReason = reason
+  if (state.phase === "Open") state.phase = "Closing"
+  state.connection.close(reason.code, reason.message)
+}
+
+/** Fails the session for a reason of our own (violation, ping timeout) after sending the matching Close. */
+const failSession = (
+  state: State,
+  reason: "PingTimeout" | Engine.Violation,
+  close: CloseReason,
+  message: string
+) => {
+  if (state.phase === "Ended") return
+  sendClose(state, close)
+  endSession(
+    state,
+    Option.some(close),
+    new WebSocketException({ reason, message, closeReason: close })
+  )
+}
+
+const makeListener = (state: State): Engine.Listener => ({
+  onMessage: (data) => {
+    if (state.phase === "Ended") return
+    state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
+    state.bufferedBytes += sizeOf(data)
+    state.bufferedCount++
+    if (
+      !state.paused && state.connection !== undefined &&
+      (state.bufferedBytes >= INCOMING_HIGH_WATER_BYTES || state.bufferedCount >= INCOMING_HIGH_WATER_COUNT)
+    ) {
+      state.paused = true
+      state.connection.pause()
+    }
+  },
+  onPing: (payload) => {
+    // answered here, for every engine, so that a Ping never reaches `incoming`
+    if (state.phase === "Open" && state.connection !== undefined) state.connection.pong(payload)
+  },
+  onPong: (payload) => {
+    if (
+      state.pendingPing !== undefined && state.pendingPong !== undefined && sameBytes(payload, state.pendingPing)
+    ) {
+      state.pendingPing = undefined
+      Deferred.unsafeDone(state.pendingPong, Exit.void)
+    }
+  },
+  onViolation: (violation, code, message) => {
+    failSession(
+      state,
+      violation,
+      new CloseReason({ code, message: "" }),
+      violation === "FrameTooBig" ? `Frame is too big: ${message}` : `Protocol violation by the peer: ${message}`
+    )
+  },
+  onClose: (code, reason) => {
+    Deferred.unsafeDone(state.transportClosed, Exit.void)
+    if (state.phase === "Ended") return
+    if (state.sentReason !== undefined) {
+      // we started the close: the peer's answer (or its absence) changes nothing
+      return endSession(state, Option.some(state.sentReason), undefined)
+    }
+    if (code === 1006) {
+      const abnormal = new CloseReason({ code: 1006, message: "" })
+      return endSession(
+        state,
+        Option.some(abnormal),
+        new WebSocketException({
+          reason: "Closed",
+          message: "The connection was closed abnormally, without a Close frame",
+          closeReason: abnormal
+        })
+      )
+    }
+    endSession(
+      state,
+      Option.some(code === 1005 ? normal : new CloseReason({ code, message: reason })),
+      undefined
+    )
+  }
+})
+
+/** Called after the consumer took `count` messages of `bytes` total: resume reading when below the mark. */
+const consumed = (state: State, count: number, bytes: number) => {
+  state.bufferedCount -= count
+  state.bufferedBytes -= bytes
+  if (
+    state.paused && state.connection !== undefined &&
+    state.bufferedBytes < INCOMING_HIGH_WATER_BYTES / 2 && state.bufferedCount < INCOMING_HIGH_WATER_COUNT / 2
+  ) {
+    state.paused = false
+    state.connection.resume()
+  }
+}
+
+const chunkBytes = (chunk: Chunk.Chunk<Frame.Data>): number => {
+  let bytes = 0
+  for (const frame of chunk) bytes += sizeOf(frame.data)
+  return bytes
+}
+
+const incomingStream = (state: State): Stream.Stream<Frame.Data, WebSocketException> => {
+  const loop: Channel.Channel<Chunk.Chunk<Frame.Data>, unknown, WebSocketException, unknown, void, unknown> =
+    Channel.flatMap(state.mailbox.takeAll, ([messages, done]) => {
+      consumed(state, messages.length, chunkBytes(messages))
+      if (done) return messages.length === 0 ? Channel.void : Channel.write(messages)
+      return Channel.zipRight(Channel.write(messages), loop)
+    })
+  return Stream.fromChannel(loop)
+}
+
+const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Duration) =>
+  Effect.gen(function*() {
+    while (state.phase === "Open") {
+      yield* Effect.sleep(interval)
+      if (state.phase !== "Open" || state.connection === undefined) return
+      const pong = yield* Deferred.make<void>()
+      const payload = pingPayload()
+      state.pendingPing = payload
+      state.pendingPong = pong
+      state.connection.ping(payload)
+      const answered = yield* Deferred.await(pong).pipe(Effect.timeout(timeout), Effect.option)
+      state.pendingPong = undefined
+      if (Option.isNone(answered)) {
+        return failSession(
+          state,
+          "PingTimeout",
+          new CloseReason({ code: 1011, message: "Ping timeout" }),
+          `No Pong within ${Duration.format(timeout)}`
+        )
+      }
+    }
+  })
+
+/**
+ * Opens a session on `engine` and ties it to the current scope. The connection is established by `connect`
+ * (which receives the session's listener) so that no frame can arrive before the session exists.
+ */
+export const make = (
+  settings: SessionSettings,
+  url: URL,
+  connect: (listener: Engine.Listener) => Effect.Effect<Engine.Connection, WebSocketException>
+): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, Scope.Scope> =>
+  Effect.gen(function*() {
+    const state = new State(
+      yield* Mailbox.make<Frame.Data, WebSocketException>(),
+      yield* Deferred.make<Option.Option<CloseReason>>(),
+      yield* Deferred.make<void>()
+    )
+    const scope = yield* Effect.scope
+    const connection = yield* Effect.acquireRelease(
+      connect(makeListener(state)),
+      (connection) => release(state, connection, normal)
+    )
+    state.connection = connection
+    if (Option.isSome(settings.pingInterval)) {
+      yield* Effect.forkIn(pinger(state, settings.pingInterval.value, settings.timeout), scope)
+    }
+    return makeSession(state, connection, settings, url)
+  })
+
+/** Closes with `reason` unless closed already, waits for the peer's Close, then makes sure the transport is gone. */
+const release = (state: State, connection: Engine.Connection, reason: CloseReason) =>
+  Effect.gen(function*() {
+    if (state.phase === "Open") sendClose(state, reason)
+    // after a ping timeout the peer is presumed gone: do not wait for it
+    const wait = state.failure?.reason === "PingTimeout" ? Duration.zero : CLOSE_HANDSHAKE_TIMEOUT
+    const closed = yield* Deferred.await(state.transportClosed).pipe(Effect.timeoutOption(wait))
+    if (Option.isNone(closed)) {
+      connection.terminate()
+      // the engine reports the end of the transport; if it does not, the session ends here all the same
+      endSession(state, Option.fromNullable(state.sentReason), undefined)
+    }
+  })
+
+/** Sends Close(`reason`) if the session is still open; `webSocket` uses it to tell the peer how its block ended. */
+export const closeWith = (session: DefaultClientWebSocketSession, reason: CloseReason): void => {
+  const state = (session as SessionImpl)[stateKey]
+  if (state.phase === "Open") sendClose(state, reason)
+}
+
+const stateKey = Symbol.for("effect-websockets/Session/state")
+
+interface SessionImpl extends DefaultClientWebSocketSession {
+  readonly [stateKey]: State
+}
+
+const makeSession = (
+  state: State,
+  connection: Engine.Connection,
+  settings: SessionSettings,
+  url: URL
+): SessionImpl => {
+  const notOpen = () =>
+    closedError(state.phase === "Ended" ? state.endReason : Option.fromNullable(state.sentReason))
+
+  /** Writes one outgoing item; returns an Effect only when the caller has to wait (or fail). */
+  const write = (
+    item: string | Uint8Array | Frame.Frame
+  ): Effect.Effect<void, WebSocketException> | undefined => {
+    if (state.phase !== "Open") return Effect.fail(notOpen())
+    let data: string | Uint8Array
+    let fin = true
+    if (typeof item === "string" || item instanceof Uint8Array) {
+      data = item
+    } else {
+      switch (item._tag) {
+        case "Text":
+        case "Binary":
+          data = item.data
+          fin = item.fin
+          break
+        case "Ping":
+        case "Pong": {
+          if (item.data.byteLength > Frame.MAX_CONTROL_PAYLOAD) {
+            return Effect.dieMessage(`A ${item._tag} payload may hold at most ${Frame.MAX_CONTROL_PAYLOAD} bytes`)
+          }
+          if (item._tag === "Ping") connection.ping(item.data)
+          else connection.pong(item.data)
+          return undefined
+        }
+        case "Close":
+          return close(Option.getOrElse(Frame.readReason(item), () => normal))
+      }
+    }
+    if (connection.bufferedAmount() < OUTGOING_HIGH_WATER_BYTES) {
+      connection.send(data, fin)
+      return undefined
+    }
+    // above the high-water mark: this frame is queued and the caller waits until it has been written
+    return Effect.async<void, WebSocketException>((resume) => {
+      connection.send(data, fin, (error) => resume(error === undefined ? Effect.void : Effect.fail(notOpen())))
+    })
+  }
+
+  const send = (item: string | Uint8Array | Frame.Frame) => Effect.suspend(() => write(item) ?? Effect.void)
+
+  const close = (reason: CloseReason = normal): Effect.Effect<void, WebSocketException> =>
+    Effect.suspend(() => {
+      const invalid = validateForSending(reason)
+      if (invalid !== undefined) {
+        return Effect.fail(new WebSocketException({ reason: "InvalidCloseCode", message: invalid }))
+      }
+      if (state.phase === "Open") sendClose(state, reason)
+      return Effect.void
+    })
+
+  // the mailbox ends with NoSuchElementException after a clean close: `receive` reports that as Closed
+  const receive = state.mailbox.take.pipe(
+    Effect.catchIf(
+      (e): e is Cause.NoSuchElementException => !(e instanceof WebSocketException),
+      () => Effect.fail(notOpen())
+    ),
+    Effect.tap((frame) => consumed(state, 1, sizeOf(frame.data)))
+  )
+
+  const outgoing = Sink.forEachChunk((chunk: Chunk.Chunk<string | Uint8Array | Frame.Frame>) => {
+    const items = Chunk.toReadonlyArray(chunk)
+    for (let i = 0; i < items.length; i++) {
+      const wait = write(items[i]!)
+      if (wait !== undefined) {
+        // slow path: finish this item, then the rest of the chunk one by one
+        return Effect.zipRight(wait, Effect.forEach(items.slice(i + 1), send, { discard: true }))
+      }
+    }
+    return Effect.void
+  })
+
+  const flush = Effect.suspend(() =>
+    state.phase === "Ended"
+      ? Effect.fail(notOpen())
+      : Effect.async<void>((resume) => connection.flush(() => resume(Effect.void)))
+  )
+
+  const converterNotFound = Effect.fail(new WebsocketConverterNotFoundException())
+
+  const sendSerialized = <A, I>(
+    schema: Schema.Schema<A, I, never>,
+    value: A
+  ): Effect.Effect<void, WebSocketException | WebsocketConverterNotFoundException | ParseError> =>
+    Option.match(settings.contentConverter, {
+      onNone: () => converterNotFound,
+      onSome: (converter) => Effect.flatMap(converter.serialize(schema, value), send)
+    })
+
+  const receiveDeserialized = <A, I>(
+    schema: Schema.Schema<A, I, never>
+  ): Effect.Effect<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException> =>
+    Option.match(settings.contentConverter, {
+      onNone: () => converterNotFound,
+      onSome: (converter) =>
+        Effect.flatMap(receive, (frame) =>
+          converter.isApplicable(frame)
+            ? converter.deserialize(schema, frame)
+            : Effect.fail(
+              new WebsocketDeserializeException({
+                message: `The content converter cannot read a ${frame._tag} frame`,
+                frame
+              })
+            ))
+    })
+
+  const handshake = connection.handshake
+  return {
+    [stateKey]: state,
+    call: {
+      url,
+      status: handshake.status,
+      headers: Headers.fromInput(handshake.headers),
+      protocol: handshake.protocol,
+      extensions: handshake.extensions
+    },
+    incoming: incomingStream(state),
+    outgoing,
+    send,
+    receive,
+    flush,
+    close,
+    closeReason: Deferred.await(state.ended),
+    sendSerialized,
+    receiveDeserialized,
+    converter: settings.contentConverter,
+    pingInterval: settings.pingInterval,
+    timeout: settings.timeout,
+    maxFrameSize: settings.maxFrameSize
+  }
+}
+
