@@ -135,6 +135,11 @@ export type Violation = "Protocol" | "FrameTooBig"
  * @category models
  */
 export interface Listener {
+  /**
+   * The handshake succeeded. Engines call this synchronously before any other event, so the session can answer a
+   * Ping that arrives before `connect` has resumed its fiber.
+   */
+  readonly onOpen: (connection: Connection) => void
   /** A whole data message: a string for text, bytes for binary. */
   readonly onMessage: (data: string | Uint8Array) => void
   readonly onPing: (payload: Uint8Array) => void

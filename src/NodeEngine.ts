@@ -136,7 +136,9 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
       listener.onClose(code, reason.toString())
     })
     ws.on("open", () => {
-      settle(Effect.succeed(makeConnection(ws, upgrade)))
+      const connection = makeConnection(ws, upgrade)
+      listener.onOpen(connection)
+      settle(Effect.succeed(connection))
     })
     return Effect.sync(() => {
       if (!settled) {

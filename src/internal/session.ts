@@ -129,6 +129,9 @@ const failSession = (
 }
 
 const makeListener = (state: State): Engine.Listener => ({
+  onOpen: (connection) => {
+    state.connection = connection
+  },
   onMessage: (data) => {
     if (state.phase === "Ended") return
     state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
@@ -263,7 +266,11 @@ export const make = (
     )
     state.connection = connection
     if (Option.isSome(settings.pingInterval)) {
-      yield* Effect.forkIn(pinger(state, settings.pingInterval.value, settings.timeout), scope)
+      // the pinger stops as soon as the session ends, not when its scope closes: no timer outlives the session
+      yield* pinger(state, settings.pingInterval.value, settings.timeout).pipe(
+        Effect.race(Deferred.await(state.ended)),
+        Effect.forkIn(scope)
+      )
     }
     return makeSession(state, connection, settings, url)
   })
