@@ -1,11 +1,18 @@
 /**
  * Content converters: how `sendSerialized` turns a value into a frame and `receiveDeserialized` turns a frame
- * back into a value, both driven by an `effect/Schema`.
+ * back into a value, both driven by an `effect/Schema` (Ktor's `WebsocketContentConverter`).
+ *
+ * - `json`: JSON text frames (Binary frames holding UTF-8 JSON are read too).
+ * - `msgpack`: MessagePack binary frames, through `@effect/platform/MsgPack`.
+ *
+ * A converter never throws: encoding failures are `ParseError`s, decoding failures are
+ * `WebsocketDeserializeException`s that carry the frame and, when the payload was read, the `ParseError` as `cause`.
  *
  * @since 0.1.0
  */
+import * as MsgPack from "@effect/platform/MsgPack"
 import * as Effect from "effect/Effect"
-import type { ParseError } from "effect/ParseResult"
+import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { WebsocketDeserializeException } from "./Errors.js"
 import * as Frame from "./Frame.js"
@@ -17,41 +24,84 @@ import * as Frame from "./Frame.js"
  * @category models
  */
 export interface WebsocketContentConverter {
+  /** Encodes `value` with `schema` into one frame. */
   readonly serialize: <A, I>(schema: Schema.Schema<A, I, never>, value: A) => Effect.Effect<Frame.Frame, ParseError>
+  /** Decodes `frame` with `schema`; fails with the frame (and the `ParseError` as `cause`) when it cannot. */
   readonly deserialize: <A, I>(
     schema: Schema.Schema<A, I, never>,
     frame: Frame.Frame
   ) => Effect.Effect<A, WebsocketDeserializeException>
+  /** Whether this converter can read `frame` at all (its frame type). */
   readonly isApplicable: (frame: Frame.Frame) => boolean
 }
 
-// Decoding through `parseJson(schema)` keeps a single ParseError path for bad JSON and rejected values;
-// the compiled codecs are cached per schema so the hot path does not rebuild them.
-const jsonCodecs = new WeakMap<Schema.Schema.Any, {
-  readonly encode: (value: unknown) => Effect.Effect<string, ParseError>
-  readonly decode: (text: string) => Effect.Effect<unknown, ParseError>
-}>()
+type ParseError = ParseResult.ParseError
 
-const jsonCodec = <A, I>(schema: Schema.Schema<A, I, never>) => {
-  let codec = jsonCodecs.get(schema)
-  if (codec === undefined) {
-    const json = Schema.parseJson(schema)
-    codec = {
-      encode: Schema.encode(json) as (value: unknown) => Effect.Effect<string, ParseError>,
-      decode: Schema.decode(json) as (text: string) => Effect.Effect<unknown, ParseError>
+/** An encoder and a decoder compiled once for a schema. */
+interface Codec<A, P> {
+  readonly encode: (value: A) => Effect.Effect<P, ParseError>
+  readonly decode: (payload: P) => Effect.Effect<A, ParseError>
+}
+
+/**
+ * Compiles the codec of a wire schema once per user schema: the hot path (one value per message) then only runs the
+ * compiled parser. Schemas are immutable values, so a `WeakMap` keyed by the schema is a safe cache.
+ */
+const cachedCodec = <P>(
+  build: (schema: Schema.Schema<any, any, never>) => Schema.Schema<any, P, never>
+) => {
+  const cache = new WeakMap<Schema.Schema.Any, Codec<any, P>>()
+  return <A, I>(schema: Schema.Schema<A, I, never>): Codec<A, P> => {
+    let codec = cache.get(schema)
+    if (codec === undefined) {
+      const wire = build(schema)
+      codec = { encode: Schema.encode(wire), decode: Schema.decode(wire) }
+      cache.set(schema, codec)
     }
-    jsonCodecs.set(schema, codec)
-  }
-  return codec as {
-    readonly encode: (value: A) => Effect.Effect<string, ParseError>
-    readonly decode: (text: string) => Effect.Effect<A, ParseError>
+    return codec
   }
 }
+
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true })
+const encoder = new TextEncoder()
+
+/**
+ * UTF-8 bytes ⇄ string, failing (as a `ParseError`) on bytes that are not valid UTF-8 instead of replacing them.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Utf8String: Schema.Schema<string, Uint8Array> = Schema.transformOrFail(
+  Schema.Uint8ArrayFromSelf,
+  Schema.String,
+  {
+    strict: true,
+    decode: (bytes, _, ast) => {
+      try {
+        return ParseResult.succeed(fatalDecoder.decode(bytes))
+      } catch {
+        return ParseResult.fail(new ParseResult.Type(ast, bytes, "The payload is not valid UTF-8"))
+      }
+    },
+    encode: (s) => ParseResult.succeed(encoder.encode(s))
+  }
+).annotations({ identifier: "Utf8String" })
+
+const jsonText = cachedCodec((schema) => Schema.parseJson(schema))
+const jsonBytes = cachedCodec((schema) => Schema.compose(Utf8String, Schema.parseJson(schema)))
+const msgpackBytes = cachedCodec((schema) => MsgPack.schema(schema))
 
 const notApplicable = (frame: Frame.Frame, name: string) =>
   new WebsocketDeserializeException({
     message: `The ${name} converter cannot read a ${frame._tag} frame`,
     frame
+  })
+
+const deserializeFailure = (frame: Frame.Frame) => (cause: ParseError) =>
+  new WebsocketDeserializeException({
+    message: `Could not deserialize a ${frame._tag} frame: ${cause.message}`,
+    frame,
+    cause
   })
 
 /**
@@ -61,15 +111,28 @@ const notApplicable = (frame: Frame.Frame, name: string) =>
  * @category converters
  */
 export const json: WebsocketContentConverter = {
-  serialize: (schema, value) => Effect.map(jsonCodec(schema).encode(value), (text) => Frame.text(text)),
+  serialize: (schema, value) => Effect.map(jsonText(schema).encode(value), Frame.text),
   deserialize: (schema, frame) =>
-    frame._tag === "Text" || frame._tag === "Binary"
-      ? Effect.mapError(jsonCodec(schema).decode(Frame.readText(frame)), (cause) =>
-        new WebsocketDeserializeException({
-          message: `Could not deserialize a ${frame._tag} frame: ${cause.message}`,
-          frame,
-          cause
-        }))
+    frame._tag === "Text"
+      ? Effect.mapError(jsonText(schema).decode(frame.data), deserializeFailure(frame))
+      : frame._tag === "Binary"
+      ? Effect.mapError(jsonBytes(schema).decode(frame.data), deserializeFailure(frame))
       : Effect.fail(notApplicable(frame, "JSON")),
   isApplicable: (frame) => frame._tag === "Text" || frame._tag === "Binary"
+}
+
+/**
+ * MessagePack: values encoded by their Schema, then packed into binary frames with `@effect/platform/MsgPack`.
+ * Only Binary frames are read: MessagePack is not text, so a Text frame is refused.
+ *
+ * @since 0.1.0
+ * @category converters
+ */
+export const msgpack: WebsocketContentConverter = {
+  serialize: (schema, value) => Effect.map(msgpackBytes(schema).encode(value), (bytes) => Frame.binary(bytes)),
+  deserialize: (schema, frame) =>
+    frame._tag === "Binary"
+      ? Effect.mapError(msgpackBytes(schema).decode(frame.data), deserializeFailure(frame))
+      : Effect.fail(notApplicable(frame, "MessagePack")),
+  isApplicable: (frame) => frame._tag === "Binary"
 }

@@ -6,7 +6,8 @@
  * @since 0.1.0
  */
 import * as Option from "effect/Option"
-import { CloseReason } from "./CloseReason.js"
+import * as Schema from "effect/Schema"
+import { CloseReason, isValidWireCode, MAX_MESSAGE_BYTES } from "./CloseReason.js"
 
 /**
  * A text message (or fragment when `fin` is false).
@@ -198,3 +199,183 @@ export const isPong = (u: Frame): u is Pong => u._tag === "Pong"
 export const isData = (u: Frame): u is Data => u._tag === "Text" || u._tag === "Binary"
 /** @since 0.1.0 @category guards */
 export const isControl = (u: Frame): u is Close | Ping | Pong => !isData(u)
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Schemas
+// ---------------------------------------------------------------------------------------------------------------------
+
+const fatalDecoder = new TextDecoder("utf-8", { fatal: true })
+
+// A lone (unpaired) UTF-16 surrogate cannot be written as UTF-8, so a string holding one cannot travel in a Text frame.
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** The close codes 1000-1014 that are valid on the wire; the arbitraries draw from these and from 3000-4999. */
+const wireCodes1000 = Array.from({ length: 15 }, (_, i) => 1000 + i).filter(isValidWireCode)
+
+/**
+ * Cuts `s` after its last whole code point that fits in `maxBytes` UTF-8 bytes.
+ *
+ * @internal
+ */
+export const truncateUtf8 = (s: string, maxBytes: number): string => {
+  let bytes = 0
+  let end = 0
+  for (const char of s) {
+    const cp = char.codePointAt(0)!
+    const width = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4
+    if (bytes + width > maxBytes) break
+    bytes += width
+    end += char.length
+  }
+  return s.slice(0, end)
+}
+
+/**
+ * Why `payload` is not a valid Close frame payload (RFC 6455 §5.5.1, §7.4), or `undefined` when it is:
+ * empty, or a big-endian code valid on the wire followed by at most 123 bytes of valid UTF-8.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const validateClosePayload = (payload: Uint8Array): string | undefined => {
+  if (payload.length === 0) return undefined
+  if (payload.length === 1) return "A close payload is empty or starts with a 2-byte close code, got 1 byte"
+  if (payload.length > MAX_CONTROL_PAYLOAD) {
+    return `A close reason is at most ${MAX_MESSAGE_BYTES} UTF-8 bytes, got ${payload.length - 2}`
+  }
+  const code = (payload[0]! << 8) | payload[1]!
+  if (!isValidWireCode(code)) return `Close code ${code} is not valid on the wire`
+  try {
+    fatalDecoder.decode(payload.subarray(2))
+  } catch {
+    return "A close reason must be valid UTF-8"
+  }
+  return undefined
+}
+
+/**
+ * Whether `payload` is a valid Close frame payload.
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isValidClosePayload = (payload: Uint8Array): boolean => validateClosePayload(payload) === undefined
+
+/**
+ * The payload of a data frame's `fin` flag: any boolean (false marks a fragment).
+ */
+const DataFin = Schema.Boolean
+
+/** Control frames may not be fragmented (RFC 6455 §5.5). */
+const ControlFin = Schema.Boolean.pipe(
+  Schema.filter((fin) => fin || "A control frame must have fin = true", {
+    identifier: "ControlFin",
+    arbitrary: () => (fc) => fc.constant(true)
+  })
+)
+
+/**
+ * Text frame data: a string that can be written as UTF-8 (no lone surrogates).
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TextData = Schema.String.pipe(
+  Schema.filter((s) => !loneSurrogate.test(s) || "Text frame data must be well-formed Unicode (no lone surrogates)", {
+    identifier: "TextData",
+    arbitrary: () => (fc) => fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.string({ unit: "grapheme" }))
+  })
+)
+
+/**
+ * A Ping or Pong payload: at most 125 bytes.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ControlPayload = Schema.Uint8ArrayFromSelf.pipe(
+  Schema.filter(
+    (bytes) =>
+      bytes.length <= MAX_CONTROL_PAYLOAD ||
+      `A control frame carries at most ${MAX_CONTROL_PAYLOAD} bytes, got ${bytes.length}`,
+    {
+      identifier: "ControlPayload",
+      arbitrary: () => (fc) => fc.uint8Array({ maxLength: MAX_CONTROL_PAYLOAD })
+    }
+  )
+)
+
+/**
+ * A Close payload: empty, or a big-endian close code valid on the wire and a reason of at most 123 UTF-8 bytes.
+ * Its arbitrary builds payloads from valid codes and Unicode reasons, so generation needs no rejection sampling.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const ClosePayload = Schema.Uint8ArrayFromSelf.pipe(
+  Schema.filter((bytes) => validateClosePayload(bytes) ?? true, {
+    identifier: "ClosePayload",
+    arbitrary: () => (fc) =>
+      fc.oneof(
+        { arbitrary: fc.constant(empty), weight: 1 },
+        {
+          arbitrary: fc.record({
+            code: fc.oneof(fc.constantFrom(...wireCodes1000), fc.integer({ min: 3000, max: 4999 })),
+            message: fc.oneof(fc.string(), fc.string({ unit: "binary", maxLength: MAX_MESSAGE_BYTES }))
+          }).map(({ code, message }) =>
+            encodeCloseReason(new CloseReason({ code, message: truncateUtf8(message, MAX_MESSAGE_BYTES) }))
+          ),
+          weight: 5
+        }
+      )
+  })
+)
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const TextSchema = Schema.Struct({ _tag: Schema.Literal("Text"), fin: DataFin, data: TextData })
+  .annotations({ identifier: "Text" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const BinarySchema = Schema.Struct({
+  _tag: Schema.Literal("Binary"),
+  fin: DataFin,
+  data: Schema.Uint8ArrayFromSelf
+}).annotations({ identifier: "Binary" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const CloseSchema = Schema.Struct({ _tag: Schema.Literal("Close"), fin: ControlFin, data: ClosePayload })
+  .annotations({ identifier: "Close" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PingSchema = Schema.Struct({ _tag: Schema.Literal("Ping"), fin: ControlFin, data: ControlPayload })
+  .annotations({ identifier: "Ping" })
+
+/**
+ * @since 0.1.0
+ * @category schemas
+ */
+export const PongSchema = Schema.Struct({ _tag: Schema.Literal("Pong"), fin: ControlFin, data: ControlPayload })
+  .annotations({ identifier: "Pong" })
+
+/**
+ * The frame union with the RFC 6455 limits: control frames are final and carry at most 125 bytes, a Close payload
+ * is empty or a code valid on the wire plus a reason of at most 123 UTF-8 bytes, Text data is well-formed Unicode.
+ * Its encoded form is the frame itself, so it validates frames and generates them: `Arbitrary.make(Frame.schema)`.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const schema: Schema.Schema<Frame> = Schema.Union(TextSchema, BinarySchema, CloseSchema, PingSchema, PongSchema)
+  .annotations({ identifier: "Frame" })
