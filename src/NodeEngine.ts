@@ -162,7 +162,12 @@ const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): En
       extensions: ws.extensions
     },
     send: (data, fin, onWritten) => {
-      ws.send(data, { binary: typeof data !== "string", fin }, onWritten)
+      // ws reports a successful write with `null`; the Engine contract says `undefined`
+      ws.send(
+        data,
+        { binary: typeof data !== "string", fin },
+        onWritten === undefined ? undefined : (error) => onWritten(error ?? undefined)
+      )
     },
     ping: (payload) => ws.ping(payload.length === 0 ? emptyPayload : toBuffer(payload)),
     pong: (payload) => ws.pong(payload.length === 0 ? emptyPayload : toBuffer(payload)),

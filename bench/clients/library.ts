@@ -1,0 +1,88 @@
+/**
+ * This library, used the way its README shows: `WebSockets.webSocket` over `NodeEngine.layer`, `incoming` as a
+ * Stream, `send` / `receive`, and `sendSerialized` / `receiveDeserialized` with `Converter.json`.
+ */
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import { Converter, NodeEngine, WebSockets } from "../../src/index.js"
+import { blobs, type Jobs, Message, messages, sizeOf, texts } from "../common.js"
+
+const Live = WebSockets.layer({ contentConverter: Converter.json }).pipe(Layer.provide(NodeEngine.layer))
+
+const run = <A>(effect: Effect.Effect<A, unknown, WebSockets.WebSockets>): Promise<A> =>
+  Effect.runPromise(Effect.provide(effect, Live))
+
+const pipelinedWith = (url: string, items: ReadonlyArray<string | Uint8Array>) =>
+  run(WebSockets.webSocket(url, (session) =>
+    Effect.gen(function*() {
+      const start = performance.now()
+      const receiver = yield* session.incoming.pipe(
+        Stream.take(items.length),
+        Stream.runFold(0, (bytes, frame) => bytes + sizeOf(frame.data)),
+        Effect.fork
+      )
+      yield* Effect.forEach(items, session.send, { discard: true })
+      yield* Fiber.join(receiver)
+      return (performance.now() - start) / 1000
+    })))
+
+export const jobs: Jobs = {
+  pipelined: (url, count, size) => pipelinedWith(url, texts(count, size)),
+
+  roundTrip: (url, count, size) => {
+    const items = texts(count, size)
+    return run(WebSockets.webSocket(url, (session) =>
+      Effect.gen(function*() {
+        const start = performance.now()
+        let bytes = 0
+        for (let i = 0; i < count; i++) {
+          yield* session.send(items[i]!)
+          bytes += sizeOf((yield* session.receive).data)
+        }
+        return (performance.now() - start) / 1000
+      })))
+  },
+
+  large: (url, count, size) => pipelinedWith(url, blobs(count, size)),
+
+  typed: (url, count) => {
+    const values = messages(count)
+    return run(WebSockets.webSocket(url, (session) =>
+      Effect.gen(function*() {
+        const start = performance.now()
+        const receiver = yield* Effect.gen(function*() {
+          let sum = 0
+          for (let i = 0; i < count; i++) sum += (yield* session.receiveDeserialized(Message)).id
+          return sum
+        }).pipe(Effect.fork)
+        yield* Effect.forEach(values, (value) => session.sendSerialized(Message, value), { discard: true })
+        yield* Fiber.join(receiver)
+        return (performance.now() - start) / 1000
+      })))
+  },
+
+  slow: (url, count, everyMs, onBaseline, onDone) =>
+    run(WebSockets.webSocket(url, (session) =>
+      Effect.gen(function*() {
+        onBaseline()
+        const consumed = yield* session.incoming.pipe(
+          Stream.take(count),
+          Stream.tap(() => Effect.sleep(everyMs)),
+          Stream.runFold(0, (bytes, frame) => bytes + sizeOf(frame.data))
+        )
+        yield* session.send("mark")
+        onDone(consumed)
+        yield* Effect.never
+      }))),
+
+  idle: (url, count, measure) =>
+    run(Effect.scoped(Effect.gen(function*() {
+      yield* Effect.forEach(Array.from({ length: count }), () => WebSockets.webSocketSession(url), {
+        concurrency: 50,
+        discard: true
+      })
+      yield* Effect.promise(measure)
+    })))
+}

@@ -1,0 +1,116 @@
+/**
+ * The baseline: `ws` used directly, the way a careful user would. Text arrives as a Buffer and is turned into a
+ * string, as the other two clients deliver text.
+ */
+import * as Schema from "effect/Schema"
+import WebSocket from "ws"
+import { blobs, inBatches, type Jobs, Message, messages, sizeOf, sleep, texts } from "../common.js"
+
+const open = (url: string) =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false })
+    ws.once("open", () => resolve(ws))
+    ws.once("error", reject)
+  })
+
+const close = (ws: WebSocket) =>
+  new Promise<void>((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) return resolve()
+    ws.once("close", () => resolve())
+    ws.close(1000)
+  })
+
+const text = (data: Buffer, isBinary: boolean): string | Buffer => isBinary ? data : data.toString()
+
+const pipelinedWith = async (url: string, items: ReadonlyArray<string | Uint8Array>): Promise<number> => {
+  const ws = await open(url)
+  const start = performance.now()
+  await new Promise<void>((resolve) => {
+    let received = 0
+    let bytes = 0
+    ws.on("message", (data: Buffer, isBinary: boolean) => {
+      bytes += sizeOf(text(data, isBinary))
+      if (++received === items.length) resolve()
+    })
+    for (let i = 0; i < items.length; i++) ws.send(items[i]!)
+  })
+  const seconds = (performance.now() - start) / 1000
+  await close(ws)
+  return seconds
+}
+
+export const jobs: Jobs = {
+  pipelined: (url, count, size) => pipelinedWith(url, texts(count, size)),
+
+  roundTrip: async (url, count, size) => {
+    const items = texts(count, size)
+    const ws = await open(url)
+    const start = performance.now()
+    await new Promise<void>((resolve) => {
+      let received = 0
+      let bytes = 0
+      ws.on("message", (data: Buffer, isBinary: boolean) => {
+        bytes += sizeOf(text(data, isBinary))
+        if (++received === count) resolve()
+        else ws.send(items[received]!)
+      })
+      ws.send(items[0]!)
+    })
+    const seconds = (performance.now() - start) / 1000
+    await close(ws)
+    return seconds
+  },
+
+  large: (url, count, size) => pipelinedWith(url, blobs(count, size)),
+
+  typed: async (url, count) => {
+    const values = messages(count)
+    const decode = Schema.decodeUnknownSync(Message)
+    const ws = await open(url)
+    const start = performance.now()
+    await new Promise<void>((resolve) => {
+      let received = 0
+      let sum = 0
+      ws.on("message", (data: Buffer) => {
+        sum += decode(JSON.parse(data.toString())).id
+        if (++received === count) resolve()
+      })
+      for (let i = 0; i < count; i++) ws.send(JSON.stringify(values[i]))
+    })
+    const seconds = (performance.now() - start) / 1000
+    await close(ws)
+    return seconds
+  },
+
+  slow: async (url, count, everyMs, onBaseline, onDone) => {
+    const ws = await open(url)
+    const queue: Array<Buffer> = []
+    let waiting: (() => void) | undefined
+    ws.on("message", (data: Buffer) => {
+      queue.push(data)
+      if (waiting !== undefined) {
+        const wake = waiting
+        waiting = undefined
+        wake()
+      }
+    })
+    onBaseline()
+    let consumed = 0
+    for (let i = 0; i < count; i++) {
+      if (queue.length === 0) await new Promise<void>((resolve) => (waiting = resolve))
+      consumed += queue.shift()!.byteLength
+      await sleep(everyMs)
+    }
+    ws.send("mark")
+    onDone(consumed)
+  },
+
+  idle: async (url, count, measure) => {
+    const sockets: Array<WebSocket> = []
+    await inBatches(count, 50, async () => {
+      sockets.push(await open(url))
+    })
+    await measure()
+    await Promise.all(sockets.map(close))
+  }
+}

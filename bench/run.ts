@@ -1,0 +1,350 @@
+/**
+ * `npm run bench`: this library against raw `ws` and `@effect/platform`'s Socket, over loopback.
+ *
+ * The echo / push server runs in its own process (bench/server.ts); each client runs in its own process
+ * (bench/worker.ts). The clients take turns, A B C A B C …, and the table shows medians over the rounds and each
+ * median's ratio to raw `ws`. Writes bench/results.json.
+ *
+ * Options: --quick (fewer rounds and messages, for development), --rounds=N, --only=pipelined,roundTrip,…,
+ * --prof (the library's worker runs with `node --cpu-prof`, profiles in bench/profiles/).
+ */
+import { type ChildProcess, fork } from "node:child_process"
+import { writeFileSync } from "node:fs"
+import * as os from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import type { ClientName } from "./common.js"
+import type { Answer, Job } from "./worker.js"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const args = process.argv.slice(2)
+const flag = (name: string) => args.includes(`--${name}`)
+const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1]
+
+const quick = flag("quick")
+const MiB = 1024 * 1024
+const settings = {
+  rounds: Number(option("rounds") ?? (quick ? 3 : 5)),
+  pipelined: { count: quick ? 20_000 : 100_000, size: 32 },
+  roundTrip: { count: quick ? 4_000 : 20_000, size: 32 },
+  large: { count: quick ? 32 : 128, size: MiB },
+  typed: { count: quick ? 10_000 : 50_000 },
+  slow: { count: quick ? 500 : 1_500, everyMs: 2, total: (quick ? 64 : 256) * MiB, size: 64 * 1024 },
+  idle: { count: quick ? 200 : 1_000 }
+}
+const scenarios = ["pipelined", "roundTrip", "large", "typed", "slow", "idle"] as const
+type Scenario = typeof scenarios[number]
+const only = option("only")?.split(",") as Array<Scenario> | undefined
+const selected = scenarios.filter((s) => only === undefined || only.includes(s))
+
+/**
+ * Raw `ws` and the platform client run with `ws` as `npm install ws` gives it, without the optional `bufferutil`
+ * (WS_NO_BUFFER_UTIL=1); this library declares `bufferutil` as an optional dependency, so it has it. For large
+ * messages, where client-side masking dominates, "ws + bufferutil" shows raw `ws` with the native mask as well.
+ */
+type Worker = ClientName | "ws+bufferutil"
+const clients: ReadonlyArray<ClientName> = ["ws", "platform", "library"]
+
+interface Figure {
+  readonly label: string
+  readonly unit: string
+  /** Higher is better (throughput) or lower is better (memory). */
+  readonly higherIsBetter: boolean
+  readonly samples: Partial<Record<Worker, Array<number>>>
+}
+const figures: Record<string, Figure> = {}
+const record = (key: string, label: string, unit: string, higherIsBetter: boolean, worker: Worker, value: number) => {
+  const figure = figures[key] ??= { label, unit, higherIsBetter, samples: {} }
+  ;(figure.samples[worker] ??= []).push(value)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// processes
+
+const children = new Set<ChildProcess>()
+process.on("exit", () => {
+  for (const child of children) child.kill("SIGKILL")
+})
+process.on("SIGINT", () => process.exit(130))
+
+const start = (
+  file: string,
+  argv: ReadonlyArray<string>,
+  execArgv: ReadonlyArray<string>,
+  env: NodeJS.ProcessEnv,
+  onReady: (message: unknown) => void = () => {}
+) =>
+  new Promise<ChildProcess>((resolve, reject) => {
+    const child = fork(join(here, file), [...argv], {
+      execArgv: [...execArgv, "--import", "tsx"],
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "inherit", "inherit", "ipc"]
+    })
+    children.add(child)
+    child.once("exit", (code) => {
+      children.delete(child)
+      reject(new Error(`${file} ${argv.join(" ")} exited with ${code} before it was ready`))
+    })
+    const ready = (message: { readonly type?: string; readonly ready?: boolean }) => {
+      if (message.ready === true || message.type === "ready") {
+        child.off("message", ready)
+        onReady(message)
+        resolve(child)
+      }
+    }
+    child.on("message", ready)
+  })
+
+const stop = (child: ChildProcess) => {
+  children.delete(child)
+  child.kill("SIGKILL")
+}
+
+let nextId = 0
+const ask = (child: ChildProcess, job: Job, timeoutMs = 180_000) =>
+  new Promise<Answer>((resolve, reject) => {
+    const id = nextId++
+    const cleanup = () => {
+      clearTimeout(timer)
+      child.off("message", onMessage)
+      child.off("exit", onExit)
+    }
+    const timer = setTimeout(() => {
+      cleanup()
+      reject(new Error(`${job.kind} did not finish within ${timeoutMs / 1000} s`))
+    }, timeoutMs)
+    const onExit = (code: number | null) => {
+      cleanup()
+      reject(new Error(`the worker exited with ${code} during ${job.kind}`))
+    }
+    child.once("exit", onExit)
+    const onMessage = (message: { readonly id?: number; readonly answer?: Answer; readonly error?: string }) => {
+      if (message.id !== id) return
+      cleanup()
+      if (message.error !== undefined) reject(new Error(message.error))
+      else resolve(message.answer!)
+    }
+    child.on("message", onMessage)
+    child.send({ id, job })
+  })
+
+const startWorker = (worker: Worker) =>
+  start(
+    "worker.ts",
+    [worker === "ws+bufferutil" ? "ws" : worker],
+    ["--expose-gc", ...(flag("prof") && worker === "library" ? ["--cpu-prof", `--cpu-prof-dir=${here}/profiles`] : [])],
+    worker === "ws" || worker === "platform" ? { WS_NO_BUFFER_UTIL: "1" } : {}
+  )
+
+// ---------------------------------------------------------------------------------------------------------------
+// scenarios
+
+let serverPort = 0
+const server = await start("server.ts", [], [], {}, (m) => {
+  serverPort = (m as { port: number }).port
+})
+const echoUrl = `ws://127.0.0.1:${serverPort}/echo`
+
+const marks = new Map<string, (handed: number) => void>()
+server.on("message", (m: { type?: string; id?: string; handed?: number }) => {
+  if (m.type === "mark") marks.get(m.id!)?.(m.handed!)
+})
+
+const throughputJob = (scenario: "pipelined" | "roundTrip" | "large" | "typed", scale = 1): Job =>
+  scenario === "typed"
+    ? { kind: "typed", url: echoUrl, count: Math.ceil(settings.typed.count * scale) }
+    : { kind: scenario, url: echoUrl, count: Math.ceil(settings[scenario].count * scale), size: settings[scenario].size }
+
+const recordThroughput = (scenario: "pipelined" | "roundTrip" | "large" | "typed", worker: Worker, s: number) => {
+  switch (scenario) {
+    case "pipelined":
+      return record("pipelined", "pipelined, 32 B text", "msg/s", true, worker, settings.pipelined.count / s)
+    case "roundTrip":
+      return record("roundTrip", "round trip, 32 B text", "rt/s", true, worker, settings.roundTrip.count / s)
+    case "large":
+      return record("large", "large, 1 MiB binary", "MiB/s", true, worker, settings.large.count * settings.large.size / MiB / s)
+    case "typed":
+      return record("typed", "typed JSON + Schema", "msg/s", true, worker, settings.typed.count / s)
+  }
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+const began = performance.now()
+const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`
+
+const throughput = selected.filter((s): s is "pipelined" | "roundTrip" | "large" | "typed" =>
+  s === "pipelined" || s === "roundTrip" || s === "large" || s === "typed"
+)
+if (throughput.length > 0) {
+  const workers: ReadonlyArray<Worker> = throughput.includes("large") ? [...clients, "ws+bufferutil"] : clients
+  const processes = new Map<Worker, ChildProcess>()
+  for (const worker of workers) processes.set(worker, await startWorker(worker))
+  // warm-up: a tenth of each scenario, not recorded
+  for (const scenario of throughput) {
+    for (const worker of workers) {
+      if (worker === "ws+bufferutil" && scenario !== "large") continue
+      await ask(processes.get(worker)!, throughputJob(scenario, 0.1))
+    }
+  }
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const scenario of throughput) {
+      for (const worker of workers) {
+        if (worker === "ws+bufferutil" && scenario !== "large") continue
+        const answer = await ask(processes.get(worker)!, throughputJob(scenario))
+        if (answer.kind === "seconds") recordThroughput(scenario, worker, answer.seconds)
+      }
+    }
+    log(`round ${round + 1}/${settings.rounds} of ${throughput.join(", ")} done (${elapsed()})`)
+  }
+  for (const child of processes.values()) stop(child)
+}
+
+let slowId = 0
+if (selected.includes("slow")) {
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const client of clients) {
+      const id = `${client}-${slowId++}`
+      const handed = new Promise<number>((resolve) => marks.set(id, resolve))
+      const child = await startWorker(client)
+      const { count, everyMs, size, total } = settings.slow
+      const answer = await ask(child, {
+        kind: "slow",
+        url: `ws://127.0.0.1:${serverPort}/slow?id=${id}&total=${total}&size=${size}`,
+        count,
+        everyMs
+      })
+      const ahead = await Promise.race([handed, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 30_000))])
+      marks.delete(id)
+      stop(child)
+      if (answer.kind !== "slow") continue
+      record("slowAhead", "slow consumer: server ahead", "MiB", false, client, (ahead - answer.consumed) / MiB)
+      record("slowRss", "slow consumer: peak RSS growth", "MiB", false, client, answer.peakRssGrowth / MiB)
+    }
+    log(`round ${round + 1}/${settings.rounds} of slow consumer done (${elapsed()})`)
+  }
+}
+
+if (selected.includes("idle")) {
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const client of clients) {
+      const child = await startWorker(client)
+      const answer = await ask(child, { kind: "idle", url: echoUrl, count: settings.idle.count })
+      stop(child)
+      if (answer.kind !== "idle") continue
+      record("idleHeap", "idle: heap per session", "KiB", false, client, answer.heapPerSession / 1024)
+      record("idleRss", "idle: RSS per session", "KiB", false, client, answer.rssPerSession / 1024)
+    }
+    log(`round ${round + 1}/${settings.rounds} of idle done (${elapsed()})`)
+  }
+}
+stop(server)
+
+// ---------------------------------------------------------------------------------------------------------------
+// report
+
+const median = (values: ReadonlyArray<number> | undefined): number => {
+  if (values === undefined || values.length === 0) return Number.NaN
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+interface Target {
+  readonly check: (ratio: number, value: number) => boolean
+  readonly text: string
+}
+const targets: Record<string, Target> = {
+  pipelined: { check: (r) => r >= 0.9, text: ">= 0.9x" },
+  roundTrip: { check: (r) => r >= 0.95, text: ">= 0.95x" },
+  large: { check: (r) => r >= 1.0, text: ">= 1.0x" },
+  typed: { check: (r) => r >= 0.9, text: ">= 0.9x" },
+  slowAhead: { check: (_, v) => v <= 16, text: "<= 16 MiB" },
+  slowRss: { check: (_, v) => v <= 64, text: "<= 64 MiB" },
+  idleHeap: { check: (r) => r <= 1.5, text: "<= 1.5x" },
+  idleRss: { check: (r) => r <= 1.5, text: "<= 1.5x" }
+}
+
+const format = (value: number): string =>
+  Number.isNaN(value)
+    ? "-"
+    : Math.abs(value) >= 1000
+    ? Math.round(value).toLocaleString("en-US")
+    : Math.abs(value) >= 100
+    ? value.toFixed(0)
+    : value.toFixed(1)
+
+const rows: Array<Array<string>> = [[
+  "figure",
+  "unit",
+  "ws",
+  "@effect/platform",
+  "this library",
+  "target",
+  "met",
+  "ws + bufferutil"
+]]
+const results: Record<string, unknown> = {}
+for (const [key, figure] of Object.entries(figures)) {
+  const base = median(figure.samples.ws)
+  const cell = (worker: Worker) => {
+    const value = median(figure.samples[worker])
+    if (Number.isNaN(value)) return "-"
+    return worker === "ws" ? format(value) : `${format(value)} (${(value / base).toFixed(2)}x)`
+  }
+  const value = median(figure.samples.library)
+  const ratio = value / base
+  const target = targets[key]
+  const met = target === undefined ? undefined : target.check(ratio, value)
+  rows.push([
+    figure.label,
+    figure.unit,
+    cell("ws"),
+    cell("platform"),
+    cell("library"),
+    target?.text ?? "",
+    met === undefined ? "" : met ? "yes" : "NO",
+    cell("ws+bufferutil")
+  ])
+  results[key] = {
+    label: figure.label,
+    unit: figure.unit,
+    higherIsBetter: figure.higherIsBetter,
+    medians: Object.fromEntries(Object.keys(figure.samples).map((w) => [w, median(figure.samples[w as Worker])])),
+    samples: figure.samples,
+    ratioToWs: Object.fromEntries(
+      Object.keys(figure.samples).map((w) => [w, median(figure.samples[w as Worker]) / base])
+    ),
+    target: target?.text,
+    met
+  }
+}
+const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
+const line = (row: ReadonlyArray<string>) =>
+  row.map((cell, i) => (i < 2 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ").trimEnd()
+console.log()
+console.log(line(rows[0]!))
+console.log(widths.map((w) => "-".repeat(w)).join("  "))
+for (const row of rows.slice(1)) console.log(line(row))
+console.log()
+console.log(
+  `medians of ${settings.rounds} rounds; node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}; ` +
+    `${elapsed()}`
+)
+
+writeFileSync(
+  join(here, "results.json"),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      command: `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`,
+      node: process.version,
+      cpus: os.cpus().length,
+      cpu: os.cpus()[0]?.model,
+      settings,
+      figures: results
+    },
+    null,
+    2
+  ) + "\n"
+)
+process.exit(0)
