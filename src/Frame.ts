@@ -261,9 +261,7 @@ export const validateClosePayload = (payload: Uint8Array): string | undefined =>
  */
 export const isValidClosePayload = (payload: Uint8Array): boolean => validateClosePayload(payload) === undefined
 
-/**
- * The payload of a data frame's `fin` flag: any boolean (false marks a fragment).
- */
+/** A data frame's `fin` flag: any boolean (false marks a fragment). */
 const DataFin = Schema.Boolean
 
 /** Control frames may not be fragmented (RFC 6455 §5.5). */

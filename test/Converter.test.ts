@@ -1,0 +1,135 @@
+import * as MsgPack from "@effect/platform/MsgPack"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { Converter, Frame, WebsocketDeserializeException } from "../src/index.js"
+
+class User extends Schema.Class<User>("User")({
+  name: Schema.String,
+  age: Schema.Int,
+  joined: Schema.Date,
+  nick: Schema.optional(Schema.String)
+}) {}
+
+const user = new User({ name: "Ada", age: 36, joined: new Date("2024-01-02T03:04:05.006Z") })
+const userJson = `{"name":"Ada","age":36,"joined":"2024-01-02T03:04:05.006Z"}`
+const unpack = Schema.decodeSync(MsgPack.schema(Schema.Unknown))
+const pack = Schema.encodeSync(MsgPack.schema(Schema.Unknown))
+
+/** Runs a failing deserialization and returns its error, checking it is a WebsocketDeserializeException. */
+const deserializeError = <A, I>(
+  converter: Converter.WebsocketContentConverter,
+  schema: Schema.Schema<A, I>,
+  frame: Frame.Frame
+) =>
+  Effect.gen(function*() {
+    const error = yield* Effect.flip(converter.deserialize(schema, frame))
+    expect(error).toBeInstanceOf(WebsocketDeserializeException)
+    expect(error._tag).toBe("WebsocketDeserializeException")
+    expect(error.frame).toBe(frame)
+    return error
+  })
+
+describe("Converter.json (API.md §6)", () => {
+  it.effect("serialize encodes the value with its schema into a JSON Text frame", () =>
+    Effect.gen(function*() {
+      const frame = yield* Converter.json.serialize(User, user)
+      expect(frame).toEqual(Frame.text(userJson))
+    }))
+
+  it.effect("deserialize decodes a JSON Text frame with the schema", () =>
+    Effect.gen(function*() {
+      const value = yield* Converter.json.deserialize(User, Frame.text(userJson))
+      expect(value).toEqual(user)
+      expect(value).toBeInstanceOf(User)
+    }))
+
+  it.effect("deserialize also accepts a Binary frame holding UTF-8 JSON", () =>
+    Effect.gen(function*() {
+      const value = yield* Converter.json.deserialize(User, Frame.binary(new TextEncoder().encode(userJson)))
+      expect(value).toEqual(user)
+    }))
+
+  it.effect("malformed JSON fails with WebsocketDeserializeException carrying the frame and the ParseError", () =>
+    Effect.gen(function*() {
+      const error = yield* deserializeError(Converter.json, User, Frame.text("{\"name\":"))
+      expect(ParseResult.isParseError(error.cause)).toBe(true)
+      expect(error.message).toContain("Could not deserialize a Text frame")
+    }))
+
+  it.effect("a value the schema rejects fails with WebsocketDeserializeException carrying the ParseError", () =>
+    Effect.gen(function*() {
+      const error = yield* deserializeError(Converter.json, User, Frame.text(`{"name":"Ada","age":1.5,"joined":"x"}`))
+      expect(ParseResult.isParseError(error.cause)).toBe(true)
+      expect(error.message).toContain("age")
+    }))
+
+  it.effect("a Binary frame that is not UTF-8 fails with WebsocketDeserializeException, not a silent replacement", () =>
+    Effect.gen(function*() {
+      const frame = Frame.binary(new Uint8Array([0x22, 0xff, 0x22]))
+      const error = yield* deserializeError(Converter.json, Schema.String, frame)
+      expect(ParseResult.isParseError(error.cause)).toBe(true)
+      expect(error.message).toContain("not valid UTF-8")
+    }))
+
+  it.effect("a control frame is not applicable and fails with WebsocketDeserializeException", () =>
+    Effect.gen(function*() {
+      expect(Converter.json.isApplicable(Frame.ping())).toBe(false)
+      expect(Converter.json.isApplicable(Frame.text("1"))).toBe(true)
+      expect(Converter.json.isApplicable(Frame.binary(new Uint8Array()))).toBe(true)
+      const error = yield* deserializeError(Converter.json, Schema.Number, Frame.ping())
+      expect(error.message).toContain("cannot read a Ping frame")
+    }))
+
+  it.effect("serialize fails with the ParseError when the schema cannot encode the value", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(Converter.json.serialize(Schema.Int, 1.5))
+      expect(ParseResult.isParseError(error)).toBe(true)
+    }))
+})
+
+describe("Converter.msgpack (API.md §6, @effect/platform MsgPack)", () => {
+  it.effect("serialize packs the schema's encoded value into a Binary frame", () =>
+    Effect.gen(function*() {
+      const frame = yield* Converter.msgpack.serialize(User, user)
+      expect(frame._tag).toBe("Binary")
+      expect(unpack(Frame.readBytes(frame))).toEqual(JSON.parse(userJson))
+    }))
+
+  it.effect("deserialize unpacks a Binary frame and decodes it with the schema", () =>
+    Effect.gen(function*() {
+      const frame = yield* Converter.msgpack.serialize(User, user)
+      expect(yield* Converter.msgpack.deserialize(User, frame)).toEqual(user)
+      const nested = Schema.Struct({ xs: Schema.Array(Schema.NullOr(Schema.Number)), b: Schema.Uint8ArrayFromSelf })
+      const value = { xs: [1, null, 2.5], b: new Uint8Array([1, 2, 3]) }
+      const back = yield* Converter.msgpack.deserialize(nested, yield* Converter.msgpack.serialize(nested, value))
+      expect(back.xs).toEqual(value.xs)
+      expect(Array.from(back.b)).toEqual([1, 2, 3]) // msgpackr hands bytes back as a Buffer, a Uint8Array subclass
+    }))
+
+  it.effect("only Binary frames are applicable: a Text frame fails with WebsocketDeserializeException", () =>
+    Effect.gen(function*() {
+      expect(Converter.msgpack.isApplicable(Frame.binary(new Uint8Array()))).toBe(true)
+      expect(Converter.msgpack.isApplicable(Frame.text("{}"))).toBe(false)
+      const error = yield* deserializeError(Converter.msgpack, Schema.String, Frame.text("\"hi\""))
+      expect(error.message).toContain("cannot read a Text frame")
+    }))
+
+  it.effect("malformed MessagePack fails with WebsocketDeserializeException carrying the ParseError", () =>
+    Effect.gen(function*() {
+      // an array header announcing two items, followed by only one
+      const frame = Frame.binary(new Uint8Array([0x92, 0x01]))
+      const error = yield* deserializeError(Converter.msgpack, Schema.Unknown, frame)
+      expect(ParseResult.isParseError(error.cause)).toBe(true)
+      expect(error.message).toContain("Unexpected end of MessagePack data")
+    }))
+
+  it.effect("a value the schema rejects fails with WebsocketDeserializeException carrying the ParseError", () =>
+    Effect.gen(function*() {
+      const frame = Frame.binary(pack({ name: 1 }))
+      const error = yield* deserializeError(Converter.msgpack, User, frame)
+      expect(ParseResult.isParseError(error.cause)).toBe(true)
+      expect(error.message).toContain("name")
+    }))
+})
