@@ -22,6 +22,8 @@ const violationOf = (error: NodeJS.ErrnoException): { violation: Engine.Violatio
   if (code === undefined) return undefined
   if (tooBigCodes.has(code)) return { violation: "FrameTooBig", code: 1009 }
   if (code === "WS_ERR_INVALID_UTF8") return { violation: "Protocol", code: 1007 }
+  // too many fragments or buffered chunks in one message: ws answers with 1008 (policy), so must closeReason
+  if (code === "WS_ERR_TOO_MANY_BUFFERED_PARTS") return { violation: "Protocol", code: 1008 }
   if (code.startsWith("WS_ERR_")) return { violation: "Protocol", code: 1002 }
   // zlib failures while inflating a compressed message: ws answers them with 1007
   if (code.startsWith("Z_")) return { violation: "Protocol", code: 1007 }
@@ -41,6 +43,14 @@ const toBuffer = (bytes: Uint8Array): Buffer =>
 
 const failureOf = (error: NodeJS.ErrnoException, url: URL): WebSocketException => {
   const where = redactUrl(url)
+  // Node's HTTP parser rejects an answer that is not HTTP (HPE_* codes): a handshake failure, not a connect one
+  if (typeof error.code === "string" && error.code.startsWith("HPE_")) {
+    return new WebSocketException({
+      reason: "Handshake",
+      message: `Handshake exception with ${where}: malformed upgrade answer (${error.code})`,
+      cause: error
+    })
+  }
   // Errors created by ws for a bad upgrade answer carry no `code`; socket, DNS and TLS errors do.
   if (typeof error.code === "string") {
     return new WebSocketException({

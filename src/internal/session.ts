@@ -261,7 +261,9 @@ export const make = (
     )
     const scope = yield* Effect.scope
     const connection = yield* Effect.acquireRelease(
-      connect(makeListener(state)),
+      // acquisition is uninterruptible by default, which would keep `connectTimeout` (and the caller's
+      // interruption) from aborting a handshake that never completes; the engine cleans up an aborted attempt
+      Effect.interruptible(connect(makeListener(state))),
       (connection) => release(state, connection, normal)
     )
     state.connection = connection
