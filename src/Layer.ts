@@ -293,10 +293,14 @@ const run = <A, E, R>(
   f: (session: DefaultClientWebSocketSession) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>> =>
   Effect.scoped(
-    Effect.flatMap(open(request, scheme), (session) =>
-      Effect.onExit(f(session), (exit) =>
-        // the close code tells the peer how the block ended: 1000 success, 1011 failure, 1001 interruption
-        Effect.sync(() => internal.closeWith(session, closeReasonFor(exit)))))
+    // no interruption between the session opening and `onExit` taking over: an interruption there would
+    // close the scope with 1000 instead of 1001
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(open(request, scheme)), (session) =>
+        Effect.onExit(restore(f(session)), (exit) =>
+          // the close code tells the peer how the block ended: 1000 success, 1011 failure, 1001 interruption
+          Effect.sync(() => internal.closeWith(session, closeReasonFor(exit)))))
+    )
   ) as Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>>
 
 /**
