@@ -254,14 +254,17 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         const problem = checkAnswer(serverRequest, protocol, answer)
         if (problem !== undefined) return yield* handshakeError(serverRequest, problem)
         const connection = yield* internal.make(serverRequest, listener, behaviour)
-        yield* Queue.offer(connections, connection.server())
-        if (options.handler !== undefined) yield* FiberSet.run(fibers, runHandler(connection, options.handler))
-        return connection.connection({
+        const client = connection.connection({
           status: 101,
           headers: upgradeHeaders(serverRequest, protocol, answer),
           protocol,
           extensions: answer.extensions
         })
+        // the session learns of the connection before the server can send anything
+        listener.onOpen(client)
+        yield* Queue.offer(connections, connection.server())
+        if (options.handler !== undefined) yield* FiberSet.run(fibers, runHandler(connection, options.handler))
+        return client
       })
     const engine: Engine.Service = {
       capabilities: new Set(options.capabilities ?? Engine.allCapabilities),

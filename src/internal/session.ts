@@ -1,17 +1,15 @@
 /**
  * The session state machine: one place for the rules of API.md §3 (close, ping, size, violations, backpressure).
  *
- * Engine events arrive as plain callbacks and are turned into Mailbox / Deferred completions without running
+ * Engine events arrive as plain callbacks and are turned into Inbox (inbox.ts) / Deferred completions without running
  * an Effect per message; the pinger is the only fiber a session owns.
  */
-import type * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
@@ -25,6 +23,7 @@ import type * as Engine from "../Engine.js"
 import { WebsocketConverterNotFoundException, WebsocketDeserializeException, WebSocketException } from "../Errors.js"
 import * as Frame from "../Frame.js"
 import type { DefaultClientWebSocketSession } from "../Session.js"
+import * as Inbox from "./inbox.js"
 
 /** Settings a session runs with, resolved by the plugin. */
 export interface SessionSettings {
@@ -86,7 +85,8 @@ class State {
   pendingPing: Uint8Array | undefined = undefined
   pendingPong: Deferred.Deferred<void> | undefined = undefined
   constructor(
-    readonly mailbox: Mailbox.Mailbox<Frame.Data, WebSocketException>,
+    /** Messages waiting for `incoming` / `receive` (see inbox.ts for why this is not an `effect/Mailbox`). */
+    readonly mailbox: Inbox.Inbox<Frame.Data, WebSocketException>,
     readonly ended: Deferred.Deferred<Option.Option<CloseReason>>,
     readonly transportClosed: Deferred.Deferred<void>
   ) {}
@@ -255,7 +255,7 @@ export const make = (
 ): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, Scope.Scope> =>
   Effect.gen(function*() {
     const state = new State(
-      yield* Mailbox.make<Frame.Data, WebSocketException>(),
+      Inbox.make<Frame.Data, WebSocketException>(),
       yield* Deferred.make<Option.Option<CloseReason>>(),
       yield* Deferred.make<void>()
     )
@@ -283,7 +283,8 @@ const release = (state: State, connection: Engine.Connection, reason: CloseReaso
     if (state.phase === "Open") sendClose(state, reason)
     // after a ping timeout the peer is presumed gone: do not wait for it
     const wait = state.failure?.reason === "PingTimeout" ? Duration.zero : CLOSE_HANDSHAKE_TIMEOUT
-    const closed = yield* Deferred.await(state.transportClosed).pipe(Effect.timeoutOption(wait))
+    // finalizers are uninterruptible: without `interruptible` the timeout could not stop the wait
+    const closed = yield* Deferred.await(state.transportClosed).pipe(Effect.interruptible, Effect.timeoutOption(wait))
     if (Option.isNone(closed)) {
       connection.terminate()
       // the engine reports the end of the transport; if it does not, the session ends here all the same
@@ -363,14 +364,18 @@ const makeSession = (
       return Effect.void
     })
 
-  // the mailbox ends with NoSuchElementException after a clean close: `receive` reports that as Closed
-  const receive = state.mailbox.take.pipe(
-    Effect.catchIf(
-      (e): e is Cause.NoSuchElementException => !(e instanceof WebSocketException),
-      () => Effect.fail(notOpen())
-    ),
-    Effect.tap((frame) => consumed(state, 1, sizeOf(frame.data)))
-  )
+  // one suspend per call on the hot path: a queued message is taken at once; once the inbox has ended and is empty,
+  // `receive` fails with the session's failure, or with Closed after a clean close
+  const receive: Effect.Effect<Frame.Data, WebSocketException> = Effect.suspend(() => {
+    const frame = state.mailbox.unsafePoll()
+    if (frame !== undefined) {
+      consumed(state, 1, sizeOf(frame.data))
+      return Exit.succeed(frame)
+    }
+    const done = state.mailbox.done
+    if (done !== undefined) return Exit.isFailure(done) ? (done as Exit.Exit<never, WebSocketException>) : Effect.fail(notOpen())
+    return Effect.zipRight(state.mailbox.await, receive)
+  })
 
   const outgoing = Sink.forEachChunk((chunk: Chunk.Chunk<string | Uint8Array | Frame.Frame>) => {
     const items = Chunk.toReadonlyArray(chunk)

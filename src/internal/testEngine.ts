@@ -211,8 +211,12 @@ export class TestConnection {
     this.closeSent = true
     this.toPeer(Frame.close(new CloseReason({ code, message: reason })))
     if (!this.behaviour.ignoreClose) {
-      // the server's protocol layer answers with the same code, as ws and most servers do
-      queueMicrotask(() => this.fromServer(Frame.close(new CloseReason({ code, message: reason }))))
+      queueMicrotask(() => {
+        // a server that had sent its Close already (one we refused) now has both and ends the connection
+        if (this.violated && this.serverCloseSent) return this.finish(1006, "")
+        // otherwise its protocol layer answers with the same code, as ws and most servers do
+        this.fromServer(Frame.close(new CloseReason({ code, message: reason })))
+      })
     }
   }
 
