@@ -1,0 +1,187 @@
+/**
+ * API.md §2, the request forms: string, URL, http(s):// mapped to ws(s)://, HttpClientRequest (url params,
+ * headers), `{ host, port, path, headers, protocols }`, and the default ports of the `ws` / `wss` builders.
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { WebSockets } from "../src/index.js"
+import { resolve } from "../src/internal/request.js"
+import { live } from "./helpers/layers.js"
+import { server, type TestServer } from "./helpers/wsServer.js"
+
+/** Opens a session with `request`, exchanges one echo, and returns what the session and the server saw. */
+const roundTrip = (srv: TestServer, request: WebSockets.Request) =>
+  WebSockets.webSocket(request, (session) =>
+    Effect.gen(function*() {
+      yield* session.send("ping?")
+      const echoed = yield* session.receive
+      return { call: session.call, echoed }
+    })).pipe(
+      Effect.provide(live()),
+      Effect.map(({ call, echoed }) => ({ call, echoed, request: srv.connections[srv.connections.length - 1]!.request }))
+    )
+
+const protocolsServer = () => server({ options: { handleProtocols: (offered) => offered.has("chat") ? "chat" : false } })
+
+describe("§2 request forms", () => {
+  it.scopedLive("a string URL: path and query reach the server", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const { call, echoed, request } = yield* roundTrip(srv, srv.url("/a/b?x=1&y=two"))
+      expect(request.url).toBe("/a/b?x=1&y=two")
+      expect(call.url.href).toBe(srv.url("/a/b?x=1&y=two"))
+      expect(call.status).toBe(101)
+      expect(echoed).toEqual({ _tag: "Text", fin: true, data: "ping?" })
+    }))
+
+  it.scopedLive("a URL object", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const { call, request } = yield* roundTrip(srv, new URL(srv.url("/from-url?q=%20")))
+      expect(request.url).toBe("/from-url?q=%20")
+      expect(call.url.pathname).toBe("/from-url")
+    }))
+
+  it.scopedLive("http:// is mapped to ws://", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const { call, request } = yield* roundTrip(srv, `http://127.0.0.1:${srv.port}/via-http?z=1`)
+      expect(call.url.protocol).toBe("ws:")
+      expect(call.url.href).toBe(srv.url("/via-http?z=1"))
+      expect(request.url).toBe("/via-http?z=1")
+    }))
+
+  it.effect("https:// is mapped to wss://, with the default ports kept implicit", () =>
+    Effect.sync(() => {
+      expect(resolve("https://example.com/x?y=1").url.href).toBe("wss://example.com/x?y=1")
+      expect(resolve("http://example.com/x").url.href).toBe("ws://example.com/x")
+      expect(resolve("https://example.com:8443/x").url.href).toBe("wss://example.com:8443/x")
+    }))
+
+  it.scopedLive("an HttpClientRequest from @effect/platform: url, url params and headers", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const httpRequest = HttpClientRequest.get(srv.url("/platform")).pipe(
+        HttpClientRequest.setUrlParam("name", "a b"),
+        HttpClientRequest.appendUrlParam("n", "1"),
+        HttpClientRequest.appendUrlParam("n", "2"),
+        HttpClientRequest.setHeader("x-custom", "custom-value")
+      )
+      const { call, request } = yield* roundTrip(srv, httpRequest)
+      const seen = new URL(request.url!, "http://localhost")
+      expect(seen.pathname).toBe("/platform")
+      expect(seen.searchParams.get("name")).toBe("a b")
+      expect(seen.searchParams.getAll("n")).toEqual(["1", "2"])
+      expect(request.headers["x-custom"]).toBe("custom-value")
+      expect(call.url.searchParams.get("name")).toBe("a b")
+    }))
+
+  it.scopedLive("an HttpClientRequest with Sec-WebSocket-Protocol offers those protocols", () =>
+    Effect.gen(function*() {
+      const srv = yield* protocolsServer()
+      const httpRequest = HttpClientRequest.get(srv.url("/p")).pipe(
+        HttpClientRequest.setHeader("sec-websocket-protocol", "other, chat")
+      )
+      const { call, request } = yield* roundTrip(srv, httpRequest)
+      expect(request.headers["sec-websocket-protocol"]?.split(",").map((p) => p.trim())).toEqual(["other", "chat"])
+      expect(call.protocol).toBe("chat")
+    }))
+
+  it.scopedLive("an object { host, port, path, headers, protocols }", () =>
+    Effect.gen(function*() {
+      const srv = yield* protocolsServer()
+      const { call, request } = yield* roundTrip(srv, {
+        host: "127.0.0.1",
+        port: srv.port,
+        path: "/obj/path?k=v",
+        headers: { "x-plain": "plain", "x-hidden": Redacted.make("hidden") },
+        protocols: ["chat"]
+      })
+      expect(request.url).toBe("/obj/path?k=v")
+      expect(request.headers["x-plain"]).toBe("plain")
+      expect(request.headers["x-hidden"]).toBe("hidden")
+      expect(request.headers["sec-websocket-protocol"]).toBe("chat")
+      expect(call.protocol).toBe("chat")
+      expect(call.url.href).toBe(srv.url("/obj/path?k=v"))
+    }))
+
+  it.scopedLive("an object with url, where path, port and host override its parts", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const { call, request } = yield* roundTrip(srv, {
+        url: "ws://localhost:1/ignored",
+        method: "GET",
+        host: "127.0.0.1",
+        port: srv.port,
+        path: "/overridden"
+      })
+      expect(request.url).toBe("/overridden")
+      expect(call.url.href).toBe(srv.url("/overridden"))
+    }))
+
+  it.scopedLive("the chosen protocol is empty when none was offered", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const { call } = yield* roundTrip(srv, { url: srv.url("/none") })
+      expect(call.protocol).toBe("")
+      expect(call.headers["upgrade"]?.toLowerCase()).toBe("websocket")
+    }))
+})
+
+describe("§2 ws / wss builders", () => {
+  it.effect("ws: scheme ws, default port 80", () =>
+    Effect.sync(() => {
+      const url = resolve({ host: "example.com", path: "/chat" }, "ws").url
+      expect(url.href).toBe("ws://example.com/chat")
+      expect(url.protocol).toBe("ws:")
+      expect(url.port).toBe("") // the scheme's default port, 80
+      expect(resolve("example.com/x", "ws").url.href).toBe("ws://example.com/x")
+      expect(resolve("http://example.com/x", "ws").url.href).toBe("ws://example.com/x")
+    }))
+
+  it.effect("wss: scheme wss, default port 443", () =>
+    Effect.sync(() => {
+      const url = resolve({ host: "example.com", path: "/chat" }, "wss").url
+      expect(url.href).toBe("wss://example.com/chat")
+      expect(url.port).toBe("") // the scheme's default port, 443
+      expect(resolve("example.com/x", "wss").url.href).toBe("wss://example.com/x")
+      expect(resolve({ host: "example.com", port: 8443, path: "/" }, "wss").url.href).toBe("wss://example.com:8443/")
+    }))
+
+  it.scopedLive("ws connects over plain TCP, even when given an http:// URL", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const url = yield* WebSockets.ws({ host: "127.0.0.1", port: srv.port, path: "/ws-builder" }, (session) =>
+        Effect.gen(function*() {
+          yield* session.send("x")
+          yield* session.receive
+          return session.call.url
+        })).pipe(Effect.provide(live()))
+      expect(url.href).toBe(srv.url("/ws-builder"))
+      const viaHttp = yield* WebSockets.ws(`http://127.0.0.1:${srv.port}/h`, (session) =>
+        Effect.succeed(session.call.url)).pipe(Effect.provide(live()))
+      expect(viaHttp.protocol).toBe("ws:")
+    }))
+
+  it.scopedLive("wss speaks TLS: against a plain server it fails with Connect", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const error = yield* WebSockets.wss({ host: "127.0.0.1", port: srv.port, path: "/" }, () => Effect.void).pipe(
+        Effect.provide(live()),
+        Effect.flip
+      )
+      expect(error.reason).toBe("Connect")
+      expect(srv.connections.length).toBe(0)
+    }))
+
+  it.effect("an unusable URL is refused with Connect, not a defect", () =>
+    Effect.gen(function*() {
+      const error = yield* WebSockets.webSocket("ftp://example.com/x", () => Effect.void).pipe(
+        Effect.provide(live()),
+        Effect.flip
+      )
+      expect(error.reason).toBe("Connect")
+    }))
+})
