@@ -116,7 +116,7 @@ describe("TestEngine", () => {
       expect(Frame.readText(yield* session.receive)).toBe("still here")
       const first = yield* server.receive
       expect(first._tag).toBe("Ping")
-      expect(first.data.byteLength).toBeGreaterThan(0)
+      expect(Frame.readBytes(first).byteLength).toBeGreaterThan(0)
     }).pipe(Effect.scoped, Effect.provide(testLayer({}, { pingInterval: "20 seconds" }))))
 
   it.effect("ignorePings: the ping timeout is reached with TestClock.adjust: 1011 Ping timeout, PingTimeout", () =>

@@ -1,0 +1,140 @@
+/**
+ * A real `ws` server on 127.0.0.1 scripted through the same `TestEngine.ServerConnection` interface as the
+ * in-memory server, so that the behaviour suite drives both engines with one script.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
+import type { AddressInfo, Socket } from "node:net"
+import { type WebSocket, WebSocketServer } from "ws"
+import { CloseReason, Frame, NodeEngine, type TestEngine } from "../../src/index.js"
+import type { Peer, PeerOptions } from "./suite.js"
+
+/** The parts of a `ws` connection the peer reaches into to stop it from answering a Close on its own. */
+interface WsInternals {
+  readonly _receiver: NodeJS.EventEmitter
+  readonly _socket: Socket
+  _closeFrameReceived: boolean
+  _closeCode: number
+  _closeMessage: Buffer
+}
+
+const closeFrame = (code: number, reason: Buffer): Frame.Close =>
+  code === 1005 ? Frame.close() : Frame.close(new CloseReason({ code, message: reason.toString() }))
+
+/** A Close frame with any payload, written under ws (which refuses codes that may not be sent). */
+const rawClose = (payload: Uint8Array): Buffer => Buffer.concat([Buffer.from([0x88, payload.byteLength]), payload])
+
+const serverConnection = (
+  socket: WebSocket,
+  url: URL,
+  headers: Record<string, string>,
+  protocols: ReadonlyArray<string>,
+  options: PeerOptions
+): TestEngine.ServerConnection => {
+  const frames = Effect.runSync(Mailbox.make<Frame.Frame>())
+  const closed = Effect.runSync(Deferred.make<void>())
+  const internals = socket as unknown as WsInternals
+  socket.on("message", (data: Buffer, isBinary: boolean) => {
+    frames.unsafeOffer(isBinary ? Frame.binary(new Uint8Array(data)) : Frame.text(data.toString()))
+  })
+  socket.on("ping", (payload: Buffer) => frames.unsafeOffer(Frame.ping(new Uint8Array(payload))))
+  socket.on("pong", (payload: Buffer) => frames.unsafeOffer(Frame.pong(new Uint8Array(payload))))
+  socket.on("error", () => {})
+  socket.on("close", () => {
+    frames.unsafeDone(Exit.void)
+    Deferred.unsafeDone(closed, Exit.void)
+  })
+  const receiver = internals._receiver
+  if (options.ignoreClose) {
+    // keep what ws needs to end the connection once we answer, but send nothing on our own
+    receiver.removeAllListeners("conclude")
+    receiver.on("conclude", (code: number, reason: Buffer) => {
+      internals._closeFrameReceived = true
+      internals._closeCode = code
+      internals._closeMessage = Buffer.from(reason)
+      frames.unsafeOffer(closeFrame(code, reason))
+    })
+  } else {
+    receiver.prependListener("conclude", (code: number, reason: Buffer) => {
+      frames.unsafeOffer(closeFrame(code, reason))
+    })
+  }
+  const send = (data: string | Uint8Array | Frame.Frame) =>
+    Effect.sync(() => {
+      if (socket.readyState !== socket.OPEN) return
+      const frame = typeof data === "string" ? Frame.text(data) : data instanceof Uint8Array ? Frame.binary(data) : data
+      switch (frame._tag) {
+        case "Text":
+          return socket.send(frame.data, { binary: false, fin: frame.fin })
+        case "Binary":
+          return socket.send(Buffer.from(frame.data), { binary: true, fin: frame.fin })
+        case "Ping":
+          return socket.ping(Buffer.from(frame.data))
+        case "Pong":
+          return socket.pong(Buffer.from(frame.data))
+        case "Close": {
+          const reason = Frame.readReason(frame)
+          if (Option.isNone(reason)) return socket.close()
+          try {
+            return socket.close(reason.value.code, reason.value.message)
+          } catch {
+            return internals._socket.write(rawClose(frame.data))
+          }
+        }
+      }
+    })
+  return {
+    request: { url, headers, protocols, deflate: undefined, maxFrameSize: 0 },
+    incoming: Mailbox.toStream(frames),
+    receive: frames.take,
+    send,
+    close: (reason = new CloseReason({ code: 1000, message: "" })) => send(Frame.close(reason)),
+    drop: Effect.sync(() => socket.terminate()),
+    closed: Deferred.await(closed)
+  }
+}
+
+/** Starts a `ws` server for one test; it stops with the scope. */
+export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const connections = yield* Queue.unbounded<TestEngine.ServerConnection>()
+    const server = yield* Effect.acquireRelease(
+      Effect.async<WebSocketServer>((resume) => {
+        const wss = new WebSocketServer({
+          host: "127.0.0.1",
+          port: 0,
+          autoPong: !options.ignorePings,
+          ...(options.refuse === undefined ? {} : {
+            verifyClient: (_info: unknown, done: (result: boolean, code?: number) => void) =>
+              done(false, options.refuse)
+          })
+        })
+        wss.once("listening", () => resume(Effect.succeed(wss)))
+      }),
+      (wss) =>
+        Effect.async<void>((resume) => {
+          for (const client of wss.clients) client.terminate()
+          wss.close(() => resume(Effect.void))
+        })
+    )
+    server.on("connection", (socket, request) => {
+      const headers: Record<string, string> = {}
+      for (const [name, value] of Object.entries(request.headers)) {
+        if (typeof value === "string") headers[name] = value
+      }
+      const protocols = (request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim())
+      const url = new URL(request.url ?? "/", `ws://${request.headers.host}`)
+      Queue.unsafeOffer(connections, serverConnection(socket, url, headers, protocols.filter((p) => p !== ""), options))
+    })
+    const port = (server.address() as AddressInfo).port
+    return {
+      url: `ws://127.0.0.1:${port}/behaviour`,
+      engine: NodeEngine.layer,
+      nextConnection: Queue.take(connections)
+    }
+  })

@@ -1,0 +1,255 @@
+/**
+ * The behaviour suite: the rules of API.md §3 (and the handshake status rule of §2), written once against a
+ * scripted peer and run on every engine, so that `NodeEngine` over a real socket and `TestEngine` in memory are
+ * held to the same rules.
+ *
+ * A fixture gives the suite a peer (a server it can script through `TestEngine.ServerConnection`), the engine that
+ * reaches it, a way to let time pass (`TestClock.adjust` in memory, real sleeps on sockets) and the `it` variant.
+ */
+import { describe, expect } from "@effect/vitest"
+import type * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Engine, Session, TestEngine } from "../../src/index.js"
+import { CloseReason, Frame, WebSocketException, WebSockets } from "../../src/index.js"
+
+/** How the peer's protocol layer behaves. */
+export interface PeerOptions {
+  /** Do not answer the client's Pings. */
+  readonly ignorePings?: boolean
+  /** Do not answer the client's Close: the script answers it. */
+  readonly ignoreClose?: boolean
+  /** Refuse every handshake with this status. */
+  readonly refuse?: number
+}
+
+/** A running peer. */
+export interface Peer {
+  readonly url: string
+  readonly engine: Layer.Layer<Engine.Engine>
+  /** The server end of the next connection the peer accepts. */
+  readonly nextConnection: Effect.Effect<TestEngine.ServerConnection>
+}
+
+/** A test body: an Effect that may use a Scope (closed when the test ends). */
+type Tester = (name: string, self: () => Effect.Effect<unknown, unknown, Scope.Scope>, timeout?: number) => void
+
+/** What the suite needs from an engine. */
+export interface EngineFixture {
+  readonly name: string
+  readonly test: Tester
+  readonly peer: (options: PeerOptions) => Effect.Effect<Peer, never, Scope.Scope>
+  /** Lets `duration` pass for the session's timers. */
+  readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void>
+}
+
+const reason = (code: number, message = "") => new CloseReason({ code, message })
+
+const closeOf = (frame: Frame.Frame): Option.Option<CloseReason> =>
+  Frame.isClose(frame) ? Frame.readReason(frame) : Option.none()
+
+/** Reads server-side frames until one satisfies `p` (the peer may also see Pongs and Pings on the way). */
+const receiveUntil = <F extends Frame.Frame>(
+  server: TestEngine.ServerConnection,
+  p: (frame: Frame.Frame) => frame is F
+): Effect.Effect<F, Cause.NoSuchElementException> =>
+  Effect.flatMap(server.receive, (frame) => p(frame) ? Effect.succeed(frame) : receiveUntil(server, p))
+
+/** Binary payloads as plain Uint8Arrays (NodeEngine hands out Buffers), so frames compare structurally. */
+const plain = (frame: Frame.Frame): Frame.Frame =>
+  frame._tag === "Text" ? frame : { ...frame, data: new Uint8Array(frame.data) }
+
+const collect = (session: Session.DefaultClientWebSocketSession) =>
+  Effect.map(Stream.runCollect(session.incoming), (frames) => Chunk.toReadonlyArray(frames).map(plain))
+
+const failureOf = <A>(effect: Effect.Effect<A, WebSocketException>) =>
+  Effect.flip(effect).pipe(
+    Effect.tap((error) => expect(error).toBeInstanceOf(WebSocketException))
+  )
+
+/** Registers the suite for `fixture`. */
+export const behaviourSuite = (fixture: EngineFixture): void => {
+  const { advance, test } = fixture
+
+  /** Starts a peer, then runs `f` with a session on it, under the plugin configured with `options`. */
+  const withSession = <A, E>(
+    peerOptions: PeerOptions,
+    options: WebSockets.Options,
+    f: (
+      session: Session.DefaultClientWebSocketSession,
+      server: TestEngine.ServerConnection
+    ) => Effect.Effect<A, E, Scope.Scope>
+  ) =>
+    Effect.gen(function*() {
+      const peer = yield* fixture.peer(peerOptions)
+      const session = yield* WebSockets.webSocketSession(peer.url).pipe(
+        Effect.provide(WebSockets.layer(options).pipe(Layer.provide(peer.engine)))
+      )
+      const server = yield* peer.nextConnection
+      return yield* f(session, server)
+    })
+
+  describe(`behaviour on ${fixture.name}`, () => {
+    test("§2 a status other than 101: Handshake exception, expected status code 101 but was <status>", () =>
+      Effect.gen(function*() {
+        const peer = yield* fixture.peer({ refuse: 403 })
+        const error = yield* failureOf(
+          WebSockets.webSocket(peer.url, () => Effect.void).pipe(
+            Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
+          )
+        )
+        expect(error.reason).toBe("Handshake")
+        expect(error.status).toBe(403)
+        expect(error.message).toBe("Handshake exception, expected status code 101 but was 403")
+      }))
+
+    test("incoming delivers data frames only, whole messages in order; control frames never appear", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* server.send("one")
+          yield* server.send(new Uint8Array([1, 2, 3]))
+          yield* server.send(Frame.ping(new Uint8Array([9])))
+          yield* server.send(Frame.pong(new Uint8Array([8])))
+          yield* server.send(Frame.text("frag", false))
+          yield* server.send(Frame.text("ment"))
+          yield* server.close()
+          const frames = yield* collect(session)
+          expect(frames).toEqual([
+            Frame.text("one"),
+            Frame.binary(new Uint8Array([1, 2, 3])),
+            Frame.text("fragment")
+          ])
+        })))
+
+    test("a Ping is answered with a Pong of the same payload", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          const payload = new Uint8Array([0, 1, 2, 250, 251])
+          yield* server.send(Frame.ping(payload))
+          const pong = yield* server.receive
+          expect(pong._tag).toBe("Pong")
+          expect(pong.data).toEqual(payload)
+          // and the session goes on
+          yield* session.send("after")
+          expect(yield* server.receive).toEqual(Frame.text("after"))
+        })))
+
+    test("the peer closes: closeReason is its reason, the Close is echoed, incoming ends, receive/send fail Closed", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* server.send("last words")
+          yield* server.close(reason(4001, "server bye"))
+          const frames = yield* collect(session)
+          expect(frames).toEqual([Frame.text("last words")])
+          expect(yield* session.closeReason).toEqual(Option.some(reason(4001, "server bye")))
+          const echo = yield* receiveUntil(server, Frame.isClose)
+          expect(closeOf(echo)).toEqual(Option.some(reason(4001, "server bye")))
+          expect((yield* failureOf(session.receive)).reason).toBe("Closed")
+          expect((yield* failureOf(session.send("too late"))).reason).toBe("Closed")
+        })))
+
+    test("a peer Close without a code (1005) gives closeReason 1000 NORMAL", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* server.send(Frame.close())
+          yield* Stream.runDrain(session.incoming)
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1000)))
+        })))
+
+    test("we close: Close(r) is sent, closeReason is r, incoming delivers what was in flight, then ends", () =>
+      withSession({ ignoreClose: true }, {}, (session, server) =>
+        Effect.gen(function*() {
+          const ours = reason(4000, "client done")
+          yield* session.send("before")
+          yield* session.close(ours)
+          expect(yield* server.receive).toEqual(Frame.text("before"))
+          expect(closeOf(yield* server.receive)).toEqual(Option.some(ours))
+          // the peer still had these in flight when our Close reached it
+          yield* server.send("in flight 1")
+          yield* server.send(new Uint8Array([7]))
+          yield* server.close(ours)
+          const frames = yield* collect(session)
+          expect(frames).toEqual([Frame.text("in flight 1"), Frame.binary(new Uint8Array([7]))])
+          expect(yield* session.closeReason).toEqual(Option.some(ours))
+        })))
+
+    test("sending after our close fails with Closed", () =>
+      withSession({}, {}, (session) =>
+        Effect.gen(function*() {
+          yield* session.close()
+          expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
+          expect((yield* failureOf(session.send(new Uint8Array([1])))).reason).toBe("Closed")
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1000)))
+        })))
+
+    test("close with a code that may not be sent, or a reason over 123 bytes: InvalidCloseCode, nothing sent", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          for (const code of [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000]) {
+            const error = yield* failureOf(session.close(reason(code)))
+            expect(error.reason).toBe("InvalidCloseCode")
+          }
+          const long = yield* failureOf(session.close(reason(1000, "é".repeat(62))))
+          expect(long.reason).toBe("InvalidCloseCode")
+          // nothing went out: the next frame the peer reads is this one, and the session is still open
+          yield* session.send("still open")
+          expect(yield* server.receive).toEqual(Frame.text("still open"))
+          yield* server.send("yes")
+          expect(yield* session.receive).toEqual(Frame.text("yes"))
+        })))
+
+    test("the connection drops without a Close: closeReason 1006 and incoming fails with Closed", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* server.drop
+          const error = yield* failureOf(Stream.runDrain(session.incoming))
+          expect(error.reason).toBe("Closed")
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1006)))
+          expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
+        })))
+
+    test("pings the peer answers keep the session open", () =>
+      withSession({}, { pingInterval: "100 millis", timeout: "1 second" }, (session, server) =>
+        Effect.gen(function*() {
+          yield* advance("1 second")
+          yield* server.send("alive")
+          expect(yield* session.receive).toEqual(Frame.text("alive"))
+          const ping = yield* server.receive
+          expect(ping._tag).toBe("Ping")
+        })))
+
+    test("no Pong within timeout: Close(1011 \"Ping timeout\") is sent, closeReason is it, incoming fails PingTimeout", () =>
+      withSession({ ignorePings: true }, { pingInterval: "100 millis", timeout: "200 millis" }, (session, server) =>
+        Effect.gen(function*() {
+          const drained = yield* Effect.fork(Effect.flip(Stream.runDrain(session.incoming)))
+          yield* advance("100 millis")
+          yield* advance("200 millis")
+          const error = yield* Fiber.join(drained)
+          expect(error).toBeInstanceOf(WebSocketException)
+          expect(error.reason).toBe("PingTimeout")
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1011, "Ping timeout")))
+          expect((yield* server.receive)._tag).toBe("Ping")
+          const close = yield* receiveUntil(server, Frame.isClose)
+          expect(closeOf(close)).toEqual(Option.some(reason(1011, "Ping timeout")))
+        })))
+
+    test("a message larger than maxFrameSize: Close(1009) is sent, closeReason 1009, incoming fails FrameTooBig", () =>
+      withSession({}, { maxFrameSize: 1024 }, (session, server) =>
+        Effect.gen(function*() {
+          yield* server.send(new Uint8Array(1024).fill(1))
+          yield* server.send(new Uint8Array(1025).fill(2))
+          expect(plain(yield* session.receive)).toEqual(Frame.binary(new Uint8Array(1024).fill(1)))
+          const error = yield* failureOf(session.receive)
+          expect(error.reason).toBe("FrameTooBig")
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1009)))
+          const close = yield* receiveUntil(server, Frame.isClose)
+          expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1009))
+        })))
+  })
+}
