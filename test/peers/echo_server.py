@@ -3,7 +3,7 @@
 Listens on 127.0.0.1, port 0, prints its port on stdout, and exits when stdin closes or on SIGTERM.
 
 Paths:
-  /echo           echoes every message with its type; counts them under the `id` query parameter
+  /echo           echoes every message with its type; counts those received under the `id` query parameter
   /stats?id=X     plain HTTP: {"messages": n} for connections of /echo?id=X that have ended
   /subprotocol    refuses the upgrade with 400 unless the client offers the "chat" subprotocol
   /close-first    closes at once with 4001 "server bye"
@@ -59,7 +59,11 @@ async def echo(websocket, key):
     try:
         async for message in websocket:
             n += 1
-            await websocket.send(message)
+            try:
+                await websocket.send(message)
+            except websockets.ConnectionClosed:
+                # the client closed while its messages were queued here: keep counting what it sent
+                pass
     finally:
         if key is not None:
             counts[key] = n
