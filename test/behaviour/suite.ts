@@ -140,7 +140,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(yield* server.receive).toEqual(Frame.text("after"))
         })))
 
-    test("the peer closes: closeReason is its reason, the Close is echoed, incoming ends, receive/send fail Closed", () =>
+    test("the peer closes: closeReason is its reason, Close is echoed, incoming ends, receive/send fail Closed", () =>
       withSession({}, {}, (session, server) =>
         Effect.gen(function*() {
           yield* server.send("last words")
@@ -224,7 +224,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(ping._tag).toBe("Ping")
         })))
 
-    test("no Pong within timeout: Close(1011 \"Ping timeout\") is sent, closeReason is it, incoming fails PingTimeout", () =>
+    test("no Pong within timeout: Close(1011 Ping timeout) sent, closeReason is it, incoming fails PingTimeout", () =>
       withSession({ ignorePings: true }, { pingInterval: "100 millis", timeout: "200 millis" }, (session, server) =>
         Effect.gen(function*() {
           const drained = yield* Effect.fork(Effect.flip(Stream.runDrain(session.incoming)))
