@@ -158,6 +158,11 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
     })
   })
 
+const agreedExtensions = (upgrade: IncomingMessage | undefined): string | undefined => {
+  const header = upgrade?.headers["sec-websocket-extensions"]
+  return Array.isArray(header) ? header.join(", ") : header
+}
+
 const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): Engine.Connection => {
   const flush = (onDrained: () => void): void => {
     // ws exposes no drain event of its own; poll its buffered amount while the connection can still write.
@@ -169,7 +174,8 @@ const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): En
       status: upgrade?.statusCode ?? 101,
       headers: upgrade === undefined ? {} : flatHeaders(upgrade),
       protocol: ws.protocol,
-      extensions: ws.extensions
+      // ws.extensions holds only the names; the accepted header carries the agreed parameters too
+      extensions: ws.extensions === "" ? "" : agreedExtensions(upgrade) ?? ws.extensions
     },
     send: (data, fin, onWritten) => {
       // ws reports a successful write with `null`; the Engine contract says `undefined`

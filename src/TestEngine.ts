@@ -281,7 +281,10 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
  */
 export const layer = (options: Options = {}): Layer.Layer<Engine.Engine | TestServer> =>
   Layer.scopedContext(
-    Effect.map(make(options), (server) => Context.make(TestServer, server).pipe(Context.add(Engine.Engine, server.engine)))
+    Effect.map(
+      make(options),
+      (server) => Context.make(TestServer, server).pipe(Context.add(Engine.Engine, server.engine))
+    )
   )
 
 /**
