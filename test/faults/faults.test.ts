@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Either, Fiber, Layer, Option, Stream, Supervisor } from "effect"
 import { NodeEngine, WebSockets } from "../../src/index.js"
 import { startEchoServerProcess } from "../hostile/child.js"
-import { resources, resourcesSettled, runEchoClient, within } from "../hostile/client.js"
+import { runEchoClient, watchResources, within } from "../hostile/client.js"
 import { measured } from "../hostile/measure.js"
 import { encodeFrame, Op, readClose, startPeer } from "../hostile/peer.js"
 
@@ -12,7 +12,7 @@ describe("faults: the connection breaks under the session", () => {
   it("F.1 the server process killed with SIGKILL mid-stream: the session fails promptly with Closed and closeReason 1006", async () => {
     const server = await startEchoServerProcess()
     try {
-      const before = resources()
+      const watch = watchResources()
       const supervisor = await Effect.runPromise(Supervisor.track)
       let killedAt = 0
       const program = Effect.scoped(
@@ -48,7 +48,7 @@ describe("faults: the connection breaks under the session", () => {
       measured("F.1", `failure seen ${outcome.detectedMs.toFixed(1)} ms after SIGKILL`)
       await server.exited
       expect((await Effect.runPromise(supervisor.value)).length).toBe(0)
-      expect(await resourcesSettled(before)).toEqual({})
+      expect(await watch.leaked()).toEqual({})
     } finally {
       await server.stop()
     }
@@ -64,7 +64,7 @@ describe("faults: the connection breaks under the session", () => {
       c.socket.pause()
     }, { autoClose: false })
     try {
-      const before = resources(peer)
+      const watch = watchResources(peer)
       const outcome = await within(
         runEchoClient(peer.url, { pingInterval: `${pingInterval} millis`, timeout: `${timeout} millis` }),
         20_000,
@@ -91,7 +91,7 @@ describe("faults: the connection breaks under the session", () => {
       expect(connection.frames[0]!.payload.byteLength).toBeGreaterThan(0)
       expect(readClose(connection.frames[1]!)).toEqual({ code: 1011, reason: "Ping timeout" })
       expect(outcome.liveFibers).toBe(0)
-      expect(await resourcesSettled(before, peer)).toEqual({})
+      expect(await watch.leaked()).toEqual({})
     } finally {
       await peer.close()
     }
@@ -104,13 +104,13 @@ describe("faults: the connection breaks under the session", () => {
       c.socket.destroy()
     })
     try {
-      const before = resources(peer)
+      const watch = watchResources(peer)
       const outcome = await within(runEchoClient(peer.url), 20_000, "the end of the session")
       expect(outcome.delivered).toEqual([])
       expect(outcome.error?.reason).toBe("Closed")
       expect(Option.getOrUndefined(outcome.closeReason)?.code).toBe(1006)
       expect(outcome.liveFibers).toBe(0)
-      expect(await resourcesSettled(before, peer)).toEqual({})
+      expect(await watch.leaked()).toEqual({})
     } finally {
       await peer.close()
     }
@@ -123,13 +123,13 @@ describe("faults: the connection breaks under the session", () => {
       c.socket.resetAndDestroy()
     })
     try {
-      const before = resources(peer)
+      const watch = watchResources(peer)
       const outcome = await within(runEchoClient(peer.url), 20_000, "the end of the session")
       expect(outcome.delivered).toMatchObject([{ _tag: "Text", data: "last words" }])
       expect(outcome.error?.reason).toBe("Closed")
       expect(Option.getOrUndefined(outcome.closeReason)?.code).toBe(1006)
       expect(outcome.liveFibers).toBe(0)
-      expect(await resourcesSettled(before, peer)).toEqual({})
+      expect(await watch.leaked()).toEqual({})
     } finally {
       await peer.close()
     }
@@ -140,7 +140,7 @@ describe("faults: the connection breaks under the session", () => {
       await c.write(encodeFrame({ opcode: Op.Text, payload: "hello" }))
     }, { autoClose: false })
     try {
-      const before = resources(peer)
+      const watch = watchResources(peer)
       const supervisor = await Effect.runPromise(Supervisor.track)
       const program = Effect.scoped(
         Effect.gen(function*() {
@@ -165,7 +165,7 @@ describe("faults: the connection breaks under the session", () => {
       await within(connection.ended, 5_000, "the end of the peer's connection")
       expect(connection.frames.map((f) => readClose(f).code)).toEqual([1000])
       expect((await Effect.runPromise(supervisor.value)).length).toBe(0)
-      expect(await resourcesSettled(before, peer)).toEqual({})
+      expect(await watch.leaked()).toEqual({})
     } finally {
       await peer.close()
     }

@@ -1,7 +1,7 @@
 /**
  * The conformance cases, after the client-side categories of the Autobahn TestSuite. Each case is data: what the
  * hostile peer writes, and what the client must do about it — the frames it sends back, the session's
- * `closeReason` and the typed error. The tests in test/conformance run them; scripts/conformance-doc.ts renders
+ * `closeReason` and the typed error. The tests in test/conformance run them; test/hostile/conformance-doc.ts renders
  * the same objects into docs/CONFORMANCE.md, so the table and the tests cannot drift apart.
  */
 import type { WebSocketExceptionReason, WebSockets } from "../../src/index.js"
@@ -45,6 +45,8 @@ export interface Case {
   readonly script: (connection: PeerConnection) => Promise<void>
   /** Built lazily: some payloads are 16 MiB. */
   readonly expect: () => Expected
+  /** Where the expected behaviour knowingly differs from the Autobahn verdict, and why. */
+  readonly deviation?: string | undefined
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -518,6 +520,17 @@ add({
   }),
   expect: () => ({ delivers: [], sends: [sentClose(1008)], closeReason: { code: 1008 }, error: "Protocol" })
 })
+add({
+  id: "5.18",
+  section: "5 Fragmentation",
+  title: "a message in 16,384 fragments (the fragment limit of ws) is delivered as one message",
+  script: thenClose(() => {
+    const parts: Array<Buffer> = [text("x", { fin: false })]
+    for (let i = 1; i < 16_384; i++) parts.push(frame(Op.Continuation, "x", { fin: i === 16_383 }))
+    return Buffer.concat(parts)
+  }, 1),
+  expect: () => echoed(["x".repeat(16_384)])
+})
 
 // ---------------------------------------------------------------------------------------------------------------
 // 6.x UTF-8 handling
@@ -836,6 +849,27 @@ add({
     return Buffer.concat(parts)
   }, 1),
   expect: () => echoed([textOf(LIMIT)])
+})
+add({
+  id: "9.3.2",
+  section: "9 Limits",
+  title: "a 4 MiB text message in fragments of 64 bytes (65,536 fragments, Autobahn 9.3.1) is refused: Close 1008",
+  client: { maxFrameSize: LIMIT },
+  script: violate(() => {
+    const bytes = Buffer.from(textOf(4 * MiB), "latin1")
+    const parts: Array<Buffer> = []
+    for (let offset = 0; offset < bytes.byteLength; offset += 64) {
+      parts.push(frame(offset === 0 ? Op.Text : Op.Continuation, bytes.subarray(offset, offset + 64), {
+        fin: offset + 64 >= bytes.byteLength
+      }))
+    }
+    return Buffer.concat(parts)
+  }),
+  expect: () => ({ delivers: [], sends: [sentClose(1008)], closeReason: { code: 1008 }, error: "Protocol" }),
+  deviation: "Autobahn 9.3.1 expects the message to be delivered. ws (8.23) refuses a message of more than " +
+    "16,384 fragments with 1008, a guard against a peer that makes the client hold millions of tiny buffers " +
+    "(memory must stay about maxFrameSize per message, API.md §3). Kept on purpose; messages of at most " +
+    "16,384 fragments of any size up to maxFrameSize pass (5.18, 9.3.1)."
 })
 add({
   id: "9.4.1",

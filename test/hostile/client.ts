@@ -2,6 +2,7 @@
  * The client side of the conformance cases: an echo client over the real Node engine, plus the leak checks
  * (active handles and live fibers) every case runs after the session has ended.
  */
+import { createHook } from "node:async_hooks"
 import { Effect, Either, Layer, Option, Stream, Supervisor } from "effect"
 import { CloseReason, Frame, NodeEngine, WebSockets, WebSocketException } from "../../src/index.js"
 import type { Peer } from "./peer.js"
@@ -64,40 +65,78 @@ export const runEchoClient = async (
   return { connectError: undefined, delivered, ...result.right, liveFibers, endedAt, returnedAt }
 }
 
-/** Active resources by type (sockets, timers, …) minus the peer's own open sockets. */
+/** Live resources by type: what a leak looks like. */
 export type Resources = Readonly<Record<string, number>>
 
-export const resources = (peer?: Peer): Resources => {
-  const counts: Record<string, number> = {}
-  for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1
-  if (peer !== undefined) counts["TCPSocketWrap"] = (counts["TCPSocketWrap"] ?? 0) - peer.openSockets()
-  for (const name of Object.keys(counts)) if (counts[name] === 0) delete counts[name]
-  return counts
-}
+/** Handle and timer types that outlive a call when something forgets to close them. */
+const WATCHED = new Set([
+  "Timeout",
+  "Immediate",
+  "TCPWRAP",
+  "TCPSERVERWRAP",
+  "TCPCONNECTWRAP",
+  "PIPEWRAP",
+  "PROCESSWRAP",
+  "TLSWRAP"
+])
 
-/** The resources of `now` that exceed `before`, by type: empty when nothing grew. */
-export const growth = (before: Resources, now: Resources): Resources => {
-  const out: Record<string, number> = {}
-  for (const name of Object.keys(now)) {
-    const grown = (now[name] ?? 0) - (before[name] ?? 0)
-    if (grown > 0) out[name] = grown
-  }
-  return out
+/** Watches the sockets, timers and other handles created from now on. */
+export interface ResourceWatch {
+  /** Resources created since the watch started that are still alive, by type (TCPWRAP minus the peer's own). */
+  readonly live: () => Resources
+  /**
+   * Waits (at most `guardMs`) until everything created since the watch started has been released, stops the
+   * watch and returns what is still alive: empty when nothing leaked. Closing a socket takes a few ticks.
+   */
+  readonly leaked: (guardMs?: number) => Promise<Resources>
 }
 
 /**
- * Waits (at most `guardMs`) until no resource type counts more than in `before`; returns what still grew (empty
- * when nothing did). Closing a socket takes a few ticks, hence the wait. Counts may fall below `before`: the
- * previous case's server may still have been closing when `before` was taken.
+ * Starts watching resources with `async_hooks`: each socket, timer or immediate created from now on is alive until
+ * its destroy hook runs. Unlike counting `process.getActiveResourcesInfo()` before and after, the test runner's
+ * own short-lived timers that exist at the first count cannot hide a leak.
  */
-export const resourcesSettled = async (before: Resources, peer?: Peer, guardMs = 3_000): Promise<Resources> => {
-  const deadline = Date.now() + guardMs
-  let grown = growth(before, resources(peer))
-  while (Object.keys(grown).length > 0 && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 5))
-    grown = growth(before, resources(peer))
+export const watchResources = (peer?: Peer): ResourceWatch => {
+  const alive = new Map<number, string>()
+  let ignoring = false
+  const hook = createHook({
+    init(asyncId, type) {
+      if (!ignoring && WATCHED.has(type)) alive.set(asyncId, type)
+    },
+    destroy(asyncId) {
+      alive.delete(asyncId)
+    }
+  }).enable()
+  const live = (): Resources => {
+    const counts: Record<string, number> = {}
+    for (const type of alive.values()) counts[type] = (counts[type] ?? 0) + 1
+    if (peer !== undefined && counts["TCPWRAP"] !== undefined) counts["TCPWRAP"] -= peer.openSockets()
+    for (const name of Object.keys(counts)) if (counts[name]! <= 0) delete counts[name]
+    return counts
   }
-  return grown
+  /** A pause whose own timer is not watched. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      ignoring = true
+      try {
+        setTimeout(resolve, ms)
+      } finally {
+        ignoring = false
+      }
+    })
+  return {
+    live,
+    leaked: async (guardMs = 3_000) => {
+      const deadline = Date.now() + guardMs
+      let now = live()
+      while (Object.keys(now).length > 0 && Date.now() < deadline) {
+        await pause(5)
+        now = live()
+      }
+      hook.disable()
+      return now
+    }
+  }
 }
 
 /** Closes when a promise takes longer than `ms`: a guard so that a hung case fails instead of hanging. */

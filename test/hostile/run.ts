@@ -6,7 +6,7 @@ import { expect } from "@effect/vitest"
 import { createHash } from "node:crypto"
 import { Option } from "effect"
 import type { Case, Sent } from "./cases.js"
-import { type ClientOutcome, resources, resourcesSettled, runEchoClient, within } from "./client.js"
+import { type ClientOutcome, runEchoClient, watchResources, within } from "./client.js"
 import { type ClientFrame, Op, readClose, startPeer } from "./peer.js"
 
 /** A comparable, compact view of a payload (16 MiB payloads make unreadable diffs). */
@@ -62,12 +62,12 @@ export interface CaseResult {
 export const runCase = async (c: Case): Promise<CaseResult> => {
   const peer = await startPeer(c.script, { handshake: c.handshake, onSocket: c.onSocket })
   try {
-    const before = resources(peer)
+    const watch = watchResources(peer)
     const outcome = await within(runEchoClient(peer.url, c.client ?? {}), 25_000, `the end of case ${c.id}`)
     const connection = peer.connections[0]
     if (connection !== undefined) await within(connection.ended, 10_000, "the end of the peer's connection")
     await within(peer.settled(), 10_000, "the end of the peer's script")
-    const leaked = await resourcesSettled(before, peer)
+    const leaked = await watch.leaked()
     return { outcome, frames: connection?.frames ?? [], leaked, scriptErrors: peer.scriptErrors }
   } finally {
     await peer.close()

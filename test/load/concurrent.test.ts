@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Stream } from "effect"
 import { NodeEngine, WebSockets } from "../../src/index.js"
 import { startEchoServerProcess } from "../hostile/child.js"
-import { resources, resourcesSettled } from "../hostile/client.js"
+import { watchResources } from "../hostile/client.js"
 import { measured } from "../hostile/measure.js"
 
 const SESSIONS = 1_000
@@ -14,7 +14,7 @@ describe("load: many sessions at once", () => {
   it("L.2 1,000 concurrent sessions exchanging 1,000 messages each lose and reorder nothing", async () => {
     const server = await startEchoServerProcess()
     try {
-      const before = resources()
+      const watch = watchResources()
       const live = WebSockets.layer({}).pipe(Layer.provide(NodeEngine.layer))
       let open = 0
       let maxOpen = 0
@@ -71,7 +71,7 @@ describe("load: many sessions at once", () => {
       expect(maxOpen).toBe(SESSIONS)
       expect(total).toBe(SESSIONS * MESSAGES)
       expect(bad).toBe(0)
-      expect(await resourcesSettled(before)).toEqual({})
+      expect(await watch.leaked()).toEqual({})
     } finally {
       await server.stop()
     }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { NodeEngine, WebSockets } from "../../src/index.js"
 import { startEchoServerProcess } from "../hostile/child.js"
-import { resources, resourcesSettled } from "../hostile/client.js"
+import { watchResources } from "../hostile/client.js"
 import { measured } from "../hostile/measure.js"
 
 const CYCLES = 10_000
@@ -33,12 +33,12 @@ describe("load: sessions leave nothing behind", () => {
       await run(WARM_UP)
       await new Promise((resolve) => setTimeout(resolve, 100))
       gc()
-      const handlesBefore = resources()
+      const watch = watchResources()
       const heapBefore = process.memoryUsage().heapUsed
       const started = performance.now()
       await run(CYCLES)
       const elapsed = performance.now() - started
-      const grownHandles = await resourcesSettled(handlesBefore)
+      const grownHandles = await watch.leaked()
       await new Promise((resolve) => setTimeout(resolve, 100))
       gc()
       const heapAfter = process.memoryUsage().heapUsed
@@ -48,7 +48,7 @@ describe("load: sessions leave nothing behind", () => {
         `${CYCLES} cycles in ${(elapsed / 1000).toFixed(1)} s (${(elapsed / CYCLES).toFixed(2)} ms each); ` +
           `heap ${(heapBefore / 1048576).toFixed(1)} → ${(heapAfter / 1048576).toFixed(1)} MiB ` +
           `(${heapGrowth >= 0 ? "+" : ""}${(heapGrowth / 1024).toFixed(0)} KiB); ` +
-          `handles before ${JSON.stringify(handlesBefore)}, grown ${JSON.stringify(grownHandles)}`
+          `handles left alive: ${JSON.stringify(grownHandles)}`
       )
       expect(grownHandles).toEqual({})
       expect(heapGrowth).toBeLessThan(HEAP_BOUND)
