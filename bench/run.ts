@@ -95,10 +95,19 @@ const start = (
     child.on("message", ready)
   })
 
-const stop = (child: ChildProcess) => {
-  children.delete(child)
-  child.kill("SIGKILL")
-}
+/** Asks a child to exit (so that `--cpu-prof` can write its profile), and kills it if it does not within 5 s. */
+const stop = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve()
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000)
+    child.once("exit", () => {
+      clearTimeout(timer)
+      children.delete(child)
+      resolve()
+    })
+    if (child.connected) child.disconnect()
+    else child.kill("SIGKILL")
+  })
 
 let nextId = 0
 const ask = (child: ChildProcess, job: Job, timeoutMs = 180_000) =>
@@ -196,7 +205,7 @@ if (throughput.length > 0) {
     }
     log(`round ${round + 1}/${settings.rounds} of ${throughput.join(", ")} done (${elapsed()})`)
   }
-  for (const child of processes.values()) stop(child)
+  await Promise.all([...processes.values()].map(stop))
 }
 
 let slowId = 0
@@ -215,7 +224,7 @@ if (selected.includes("slow")) {
       })
       const ahead = await Promise.race([handed, new Promise<number>((r) => setTimeout(() => r(Number.NaN), 30_000))])
       marks.delete(id)
-      stop(child)
+      await stop(child)
       if (answer.kind !== "slow") continue
       record("slowAhead", "slow consumer: server ahead", "MiB", false, client, (ahead - answer.consumed) / MiB)
       record("slowRss", "slow consumer: peak RSS growth", "MiB", false, client, answer.peakRssGrowth / MiB)
@@ -229,7 +238,7 @@ if (selected.includes("idle")) {
     for (const client of clients) {
       const child = await startWorker(client)
       const answer = await ask(child, { kind: "idle", url: echoUrl, count: settings.idle.count })
-      stop(child)
+      await stop(child)
       if (answer.kind !== "idle") continue
       record("idleHeap", "idle: heap per session", "KiB", false, client, answer.heapPerSession / 1024)
       record("idleRss", "idle: RSS per session", "KiB", false, client, answer.rssPerSession / 1024)
@@ -237,7 +246,7 @@ if (selected.includes("idle")) {
     log(`round ${round + 1}/${settings.rounds} of idle done (${elapsed()})`)
   }
 }
-stop(server)
+await stop(server)
 
 // ---------------------------------------------------------------------------------------------------------------
 // report

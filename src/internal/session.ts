@@ -373,9 +373,12 @@ const makeSession = (
       return Exit.succeed(frame)
     }
     const done = state.mailbox.done
-    if (done !== undefined) return Exit.isFailure(done) ? (done as Exit.Exit<never, WebSocketException>) : Effect.fail(notOpen())
-    return Effect.zipRight(state.mailbox.await, receive)
+    if (done !== undefined) {
+      return Exit.isFailure(done) ? (done as Exit.Exit<never, WebSocketException>) : Effect.fail(notOpen())
+    }
+    return awaitThenReceive
   })
+  const awaitThenReceive = Effect.zipRight(state.mailbox.await, receive)
 
   const outgoing = Sink.forEachChunk((chunk: Chunk.Chunk<string | Uint8Array | Frame.Frame>) => {
     const items = Chunk.toReadonlyArray(chunk)
@@ -397,31 +400,29 @@ const makeSession = (
 
   const converterNotFound = Effect.fail(new WebsocketConverterNotFoundException())
 
+  // resolved once per session: no Option.match (and its two closures) per message
+  const converter = Option.getOrUndefined(settings.contentConverter)
+  /** `send` for an Effect that is already running: no second suspend. */
+  const sendNow = (item: Frame.Frame) => write(item) ?? Effect.void
+
   const sendSerialized = <A, I>(
     schema: Schema.Schema<A, I, never>,
     value: A
   ): Effect.Effect<void, WebSocketException | WebsocketConverterNotFoundException | ParseError> =>
-    Option.match(settings.contentConverter, {
-      onNone: () => converterNotFound,
-      onSome: (converter) => Effect.flatMap(converter.serialize(schema, value), send)
-    })
+    converter === undefined ? converterNotFound : Effect.flatMap(converter.serialize(schema, value), sendNow)
 
   const receiveDeserialized = <A, I>(
     schema: Schema.Schema<A, I, never>
   ): Effect.Effect<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException> =>
-    Option.match(settings.contentConverter, {
-      onNone: () => converterNotFound,
-      onSome: (converter) =>
-        Effect.flatMap(receive, (frame) =>
-          converter.isApplicable(frame)
-            ? converter.deserialize(schema, frame)
-            : Effect.fail(
-              new WebsocketDeserializeException({
-                message: `The content converter cannot read a ${frame._tag} frame`,
-                frame
-              })
-            ))
-    })
+    converter === undefined ? converterNotFound : Effect.flatMap(receive, (frame) =>
+      converter.isApplicable(frame)
+        ? converter.deserialize(schema, frame)
+        : Effect.fail(
+          new WebsocketDeserializeException({
+            message: `The content converter cannot read a ${frame._tag} frame`,
+            frame
+          })
+        ))
 
   const handshake = connection.handshake
   return {
