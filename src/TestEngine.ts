@@ -44,7 +44,8 @@ export type ServerRequest = internal.ServerRequest
  *
  * - `incoming` / `receive`: every frame the client sent, in order: data frames as sent (with `fin`), and the
  *   Close, Ping and Pong frames. `incoming` ends, and `receive` fails with `NoSuchElementException`, once the
- *   connection is gone.
+ *   connection is gone. Each frame goes to one reader: a handler and a test should not both read.
+ * - `received`: every frame the client sent so far, read or not (kept for the life of the connection).
  * - `send`: a string (Text), bytes (Binary) or any `Frame`, including malformed ones to test violations.
  *   Frames sent after the server's Close or after the connection ended go nowhere.
  * - `close(reason)`: sends Close (default 1000 NORMAL). `send(Frame.close())` sends one without a code.

@@ -97,6 +97,35 @@ describe("TestEngine", () => {
       expect(error.message).toContain("invalid subprotocol")
     }).pipe(Effect.provide(testLayer({ handshake: () => TestEngine.accept({ protocol: "v9" }) }))))
 
+  it.effect("the deflate offer reaches the server; what it agreed shows in session.call.extensions", () =>
+    Effect.gen(function*() {
+      const session = yield* WebSockets.webSocketSession(url)
+      expect(session.call.extensions).toBe("permessage-deflate; server_no_context_takeover")
+      expect(session.call.headers["sec-websocket-extensions"]).toBe("permessage-deflate; server_no_context_takeover")
+      const server = yield* TestEngine.nextConnection
+      expect(server.request.deflate).toEqual({ serverNoContextTakeover: true })
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(testLayer(
+        {
+          handshake: (request) =>
+            TestEngine.accept({
+              extensions: request.deflate?.serverNoContextTakeover
+                ? "permessage-deflate; server_no_context_takeover"
+                : ""
+            })
+        },
+        { extensions: { deflate: { serverNoContextTakeover: true } } }
+      ))
+    ))
+
+  it.effect("an extension the client did not offer fails the handshake", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(greet("x"))
+      expect(error.reason).toBe("Handshake")
+      expect(error.message).toContain("extension that was not requested")
+    }).pipe(Effect.provide(testLayer({ handshake: () => TestEngine.accept({ extensions: "permessage-deflate" }) }))))
+
   it.effect("a server that never answers the upgrade: Timeout after connectTimeout, reached with TestClock", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.fork(greet("x"))
@@ -236,4 +265,55 @@ describe("TestEngine", () => {
       const results = yield* Effect.all([greet("a"), greet("b"), greet("c")], { concurrency: "unbounded" })
       expect(results).toEqual(["a", "b", "c"])
     }).pipe(Effect.provide(testLayer({ handler: TestEngine.echo }))))
+})
+
+// The README example, kept here so that it stays true.
+describe("README example: testing your own code with TestEngine", () => {
+  // src/bot.ts — the code under test
+  const askBot = (question: string) =>
+    WebSockets.webSocket("wss://bot.example.com/chat", (session) =>
+      Effect.gen(function*() {
+        yield* session.send(question)
+        return Frame.readText(yield* session.receive)
+      }))
+
+  // test/bot.test.ts
+  const TestWebSockets = (server: TestEngine.Options, options?: WebSockets.Options) =>
+    WebSockets.layer(options).pipe(Layer.provideMerge(TestEngine.layer(server)))
+
+  const bot: TestEngine.Options = {
+    handler: (server) =>
+      Effect.gen(function*() {
+        const question = yield* server.receive
+        yield* server.send(`You asked: ${Frame.readText(question)}`)
+      })
+  }
+
+  it.effect("the bot answers the question", () =>
+    Effect.gen(function*() {
+      expect(yield* askBot("2 + 2?")).toBe("You asked: 2 + 2?")
+      // what did the client put on the wire? the question, then Close(1000) when the block ended
+      const server = yield* TestEngine.nextConnection
+      expect(yield* server.received).toEqual([
+        Frame.text("2 + 2?"),
+        Frame.close(new CloseReason({ code: CloseReason.Codes.NORMAL, message: "" }))
+      ])
+    }).pipe(Effect.provide(TestWebSockets(bot))))
+
+  it.effect("a refused handshake is a Handshake failure", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(askBot("hello?"))
+      expect(error.reason).toBe("Handshake")
+      expect(error.message).toBe("Handshake exception, expected status code 101 but was 503")
+    }).pipe(Effect.provide(TestWebSockets({ handshake: () => TestEngine.refuse(503) }))))
+
+  it.effect("a server that stops answering pings: PingTimeout, in virtual time", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(askBot("anyone there?"))
+      yield* TestClock.adjust("15 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      expect(error.reason).toBe("PingTimeout")
+    }).pipe(
+      Effect.provide(TestWebSockets({ ignorePings: true }, { pingInterval: "10 seconds", timeout: "5 seconds" }))
+    ))
 })

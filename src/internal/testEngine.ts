@@ -33,6 +33,7 @@ export interface ServerConnection {
   readonly request: ServerRequest
   readonly incoming: Stream.Stream<Frame.Frame>
   readonly receive: Effect.Effect<Frame.Frame, Cause.NoSuchElementException>
+  readonly received: Effect.Effect<ReadonlyArray<Frame.Frame>>
   readonly send: (data: string | Uint8Array | Frame.Frame) => Effect.Effect<void>
   readonly close: (reason?: CloseReason) => Effect.Effect<void>
   readonly drop: Effect.Effect<void>
@@ -88,6 +89,8 @@ export class TestConnection {
   violated = false
   paused = false
   readonly pending: Array<Frame.Frame> = []
+  /** Every frame the client sent, read or not. */
+  readonly log: Array<Frame.Frame> = []
   fragments: Fragments | undefined = undefined
 
   constructor(
@@ -113,6 +116,7 @@ export class TestConnection {
 
   /** Something the client puts on the wire. */
   toPeer(frame: Frame.Frame): void {
+    this.log.push(frame)
     this.toServer.unsafeOffer(frame)
   }
 
@@ -271,6 +275,7 @@ export class TestConnection {
       request: this.request,
       incoming: Mailbox.toStream(this.toServer),
       receive: this.toServer.take,
+      received: Effect.sync(() => this.log.slice()),
       send: (data) => Effect.sync(() => this.fromServer(asFrame(data))),
       close: (reason = normal) => Effect.sync(() => this.fromServer(Frame.close(reason))),
       drop: Effect.sync(() => this.finish(1006, "")),

@@ -37,13 +37,18 @@ const serverConnection = (
   options: PeerOptions
 ): TestEngine.ServerConnection => {
   const frames = Effect.runSync(Mailbox.make<Frame.Frame>())
+  const log: Array<Frame.Frame> = []
+  const offer = (frame: Frame.Frame) => {
+    log.push(frame)
+    frames.unsafeOffer(frame)
+  }
   const closed = Effect.runSync(Deferred.make<void>())
   const internals = socket as unknown as WsInternals
   socket.on("message", (data: Buffer, isBinary: boolean) => {
-    frames.unsafeOffer(isBinary ? Frame.binary(new Uint8Array(data)) : Frame.text(data.toString()))
+    offer(isBinary ? Frame.binary(new Uint8Array(data)) : Frame.text(data.toString()))
   })
-  socket.on("ping", (payload: Buffer) => frames.unsafeOffer(Frame.ping(new Uint8Array(payload))))
-  socket.on("pong", (payload: Buffer) => frames.unsafeOffer(Frame.pong(new Uint8Array(payload))))
+  socket.on("ping", (payload: Buffer) => offer(Frame.ping(new Uint8Array(payload))))
+  socket.on("pong", (payload: Buffer) => offer(Frame.pong(new Uint8Array(payload))))
   socket.on("error", () => {})
   socket.on("close", () => {
     frames.unsafeDone(Exit.void)
@@ -57,11 +62,11 @@ const serverConnection = (
       internals._closeFrameReceived = true
       internals._closeCode = code
       internals._closeMessage = Buffer.from(reason)
-      frames.unsafeOffer(closeFrame(code, reason))
+      offer(closeFrame(code, reason))
     })
   } else {
     receiver.prependListener("conclude", (code: number, reason: Buffer) => {
-      frames.unsafeOffer(closeFrame(code, reason))
+      offer(closeFrame(code, reason))
     })
   }
   const send = (data: string | Uint8Array | Frame.Frame) =>
@@ -92,6 +97,7 @@ const serverConnection = (
     request: { url, headers, protocols, deflate: undefined, maxFrameSize: 0 },
     incoming: Mailbox.toStream(frames),
     receive: frames.take,
+    received: Effect.sync(() => log.slice()),
     send,
     close: (reason = new CloseReason({ code: 1000, message: "" })) => send(Frame.close(reason)),
     drop: Effect.sync(() => socket.terminate()),
