@@ -179,6 +179,26 @@ describe("§2 connecting: how sessions end", () => {
       expect(yield* session.closeReason).toEqual(Option.some(new CloseReason({ code: 1000, message: "" })))
     }))
 
+  it.scopedLive("webSocketSession: a peer that never answers the Close is dropped after at most 5 s", () =>
+    Effect.gen(function*() {
+      const srv = yield* server({ behaviours: { "*": idle } })
+      const session = yield* Effect.scoped(
+        Effect.gen(function*() {
+          const session = yield* WebSockets.webSocketSession(srv.url("/"))
+          // the server never reads again, so it never sees (nor answers) our Close
+          ;(yield* Effect.promise(() => srv.nthConnection(1))).socket.pause()
+          return session
+        })
+      ).pipe(Effect.provide(live()), guard(15_000, "closing the scope against a silent peer"))
+      // the scope closed although the peer never answered; the session ended with the reason we sent
+      expect(yield* session.closeReason).toEqual(Option.some(new CloseReason({ code: 1000, message: "" })))
+      // the client dropped the TCP connection: once the server reads again it finds our Close, then the end
+      const conn = srv.connections[0]!
+      expect(conn.socket.readyState).toBe(conn.socket.OPEN)
+      conn.socket.resume()
+      expect((yield* Effect.promise(() => conn.closed)).code).toBe(1000)
+    }), 20_000)
+
   it.scopedLive("webSocket: the block succeeds → Close(1000 NORMAL), its value is returned", () =>
     Effect.gen(function*() {
       const srv = yield* server()

@@ -235,7 +235,7 @@ for (const [name, peerOf] of Object.entries(peers)) {
     it.live("a server ping is answered by exactly one pong and never shows up on incoming", () =>
       Effect.gen(function*() {
         const report = yield* WebSockets.webSocket(peerOf().url("/ping-first"), (session) =>
-          Effect.map(session.receive, Frame.readText)).pipe(Effect.provide(Live))
+          Effect.map(session.receive, Frame.readText)).pipe(Effect.provide(Live), guard(10_000, "the pong report"))
         expect(report).toBe("pongs=1")
       }))
 

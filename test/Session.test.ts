@@ -76,7 +76,7 @@ describe("§3 incoming", () => {
           setTimeout(() => socket.send(`pongs=${pongs.length}`, () => socket.close(1000)), 100)
         })
       })
-      const { frames, end } = yield* drain(session.incoming)
+      const { frames, end } = yield* drain(session.incoming).pipe(guard(10_000, "the pong"))
       expect(end._tag).toBe("Right")
       expect(texts(frames)).toEqual(["pongs=1"])
       yield* Effect.promise(() => conn.closed)
