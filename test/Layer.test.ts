@@ -237,6 +237,24 @@ describe("§2 connecting: how sessions end", () => {
       expect((yield* Effect.promise(() => srv.connections[0]!.closed)).code).toBe(1001)
     }))
 
+  it.scopedLive("webSocket interrupted at any point of the opening: Close(1001) or an aborted handshake, never 1000", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const layer = live()
+      for (let i = 0; i < 48; i++) {
+        const fiber = yield* WebSockets.webSocket(srv.url("/"), () => Effect.never).pipe(
+          Effect.provide(layer),
+          Effect.fork
+        )
+        yield* Effect.sleep(i % 12)
+        yield* Fiber.interrupt(fiber)
+      }
+      const codes = yield* Effect.promise(() => Promise.all(srv.connections.map((c) => c.closed)))
+      // 1001 once the session was open, 1006 when the handshake was aborted before the client saw the 101
+      expect(codes.filter(({ code }) => code !== 1001 && code !== 1006)).toEqual([])
+      expect(codes.some(({ code }) => code === 1001)).toBe(true)
+    }))
+
   it.scopedLive("webSocket: a defect in the block → Close(1011), the defect passes through", () =>
     Effect.gen(function*() {
       const srv = yield* server()
