@@ -8,6 +8,9 @@
  *
  * The engine keeps the rules of `NodeEngine` (size limit, close handshake, pause), and every wait in the library
  * is an Effect timer, so under `it.effect` a ping timeout or a connect timeout is reached with `TestClock.adjust`.
+ * While the session pauses reading (a slow consumer), what the server sends waits in the engine, the server's
+ * Pongs and Close included, as they would in the socket. Frames are never encoded, so an agreed extension
+ * (`accept({ extensions: "permessage-deflate" })`) only shows in `session.call`.
  *
  * ```ts
  * const TestLive = WebSockets.layer().pipe(Layer.provide(TestEngine.layer({ handler: TestEngine.echo })))
@@ -169,11 +172,7 @@ export interface Service {
  */
 export class TestServer extends Context.Tag("effect-websockets/TestEngine/TestServer")<TestServer, Service>() {}
 
-const upgradeHeaders = (
-  request: ServerRequest,
-  protocol: string,
-  answer: Accept
-): Record<string, string> => {
+const upgradeHeaders = (protocol: string, answer: Accept): Record<string, string> => {
   const headers: Record<string, string> = { upgrade: "websocket", connection: "Upgrade" }
   if (protocol !== "") headers["sec-websocket-protocol"] = protocol
   if (answer.extensions !== "") headers["sec-websocket-extensions"] = answer.extensions
@@ -254,10 +253,15 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         const protocol = answer.protocol ?? serverRequest.protocols[0] ?? ""
         const problem = checkAnswer(serverRequest, protocol, answer)
         if (problem !== undefined) return yield* handshakeError(serverRequest, problem)
-        const connection = yield* internal.make(serverRequest, listener, behaviour)
+        // once accepted, the connection is handed over whole: an interruption here would leave it open unseen
+        return yield* Effect.uninterruptible(open(serverRequest, listener, protocol, answer))
+      })
+    const open = (request: ServerRequest, listener: Engine.Listener, protocol: string, answer: Accept) =>
+      Effect.gen(function*() {
+        const connection = yield* internal.make(request, listener, behaviour)
         const client = connection.connection({
           status: 101,
-          headers: upgradeHeaders(serverRequest, protocol, answer),
+          headers: upgradeHeaders(protocol, answer),
           protocol,
           extensions: answer.extensions
         })
