@@ -212,6 +212,18 @@ describe("TestEngine", () => {
       expect(yield* session.receive).toEqual(Frame.binary(new Uint8Array([1, 2, 3])))
     }).pipe(Effect.scoped, Effect.provide(testLayer())))
 
+  it.effect("a slow consumer pauses delivery; nothing is lost or reordered when it catches up", () =>
+    Effect.gen(function*() {
+      const session = yield* WebSockets.webSocketSession(url)
+      const server = yield* TestEngine.nextConnection
+      const count = 10_000
+      for (let i = 0; i < count; i++) yield* server.send(String(i))
+      yield* server.close()
+      const received = Chunk.toReadonlyArray(yield* Stream.runCollect(session.incoming)).map(Frame.readText)
+      expect(received.length).toBe(count)
+      expect(received.every((text, i) => text === String(i))).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(testLayer())))
+
   it.effect("a message over maxFrameSize, even in fragments: Close 1009 to the server, FrameTooBig", () =>
     Effect.gen(function*() {
       const session = yield* WebSockets.webSocketSession(url)
