@@ -146,7 +146,7 @@ SIZES.forEach((size, i) => {
   add({
     id: `1.1.${SIZES.length + i + 1}`,
     section: "1 Framing",
-    title: `a text message of ${size} bytes written in chops of ${chopFor(size)} bytes is delivered whole`,
+    title: `a text message of ${size} bytes written in chops of ${chopFor(size) === 1 ? "1 byte" : `${chopFor(size)} bytes`} is delivered whole`,
     script: thenClose(() => text(textOf(size)), 1, chopFor(size)),
     expect: () => echoed([textOf(size)])
   })
@@ -164,7 +164,7 @@ SIZES.forEach((size, i) => {
   add({
     id: `1.2.${SIZES.length + i + 1}`,
     section: "1 Framing",
-    title: `a binary message of ${size} bytes written in chops of ${chopFor(size)} bytes is delivered whole`,
+    title: `a binary message of ${size} bytes written in chops of ${chopFor(size) === 1 ? "1 byte" : `${chopFor(size)} bytes`} is delivered whole`,
     script: thenClose(() => frame(Op.Binary, bytesOf(size)), 1, chopFor(size)),
     expect: () => echoed([bytesOf(size)])
   })
