@@ -82,6 +82,8 @@ class State {
   bufferedBytes = 0
   bufferedCount = 0
   paused = false
+  /** The scope closed: nobody reads any more, so messages still arriving are dropped rather than buffered. */
+  released = false
   pendingPing: Uint8Array | undefined = undefined
   pendingPong: Deferred.Deferred<void> | undefined = undefined
   constructor(
@@ -133,7 +135,7 @@ const makeListener = (state: State): Engine.Listener => ({
     state.connection = connection
   },
   onMessage: (data) => {
-    if (state.phase === "Ended") return
+    if (state.phase === "Ended" || state.released) return
     state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
     state.bufferedBytes += sizeOf(data)
     state.bufferedCount++
@@ -281,6 +283,12 @@ export const make = (
 const release = (state: State, connection: Engine.Connection, reason: CloseReason) =>
   Effect.gen(function*() {
     if (state.phase === "Open") sendClose(state, reason)
+    // a paused reader would never see the peer's Close: read on, dropping what nobody will consume
+    state.released = true
+    if (state.paused) {
+      state.paused = false
+      connection.resume()
+    }
     // after a ping timeout the peer is presumed gone: do not wait for it
     const wait = state.failure?.reason === "PingTimeout" ? Duration.zero : CLOSE_HANDSHAKE_TIMEOUT
     // finalizers are uninterruptible: without `interruptible` the timeout could not stop the wait
@@ -299,6 +307,9 @@ export const closeWith = (session: DefaultClientWebSocketSession, reason: CloseR
 }
 
 const stateKey = Symbol.for("effect-websockets/Session/state")
+
+/** Shared by all sessions (a fresh error per failure): no error object, with its stack, kept per session. */
+const converterNotFound = Effect.failSync(() => new WebsocketConverterNotFoundException())
 
 interface SessionImpl extends DefaultClientWebSocketSession {
   readonly [stateKey]: State
@@ -398,7 +409,6 @@ const makeSession = (
       : Effect.async<void>((resume) => connection.flush(() => resume(Effect.void)))
   )
 
-  const converterNotFound = Effect.fail(new WebsocketConverterNotFoundException())
 
   // resolved once per session: no Option.match (and its two closures) per message
   const converter = Option.getOrUndefined(settings.contentConverter)
