@@ -229,8 +229,10 @@ describe("§2 connecting: how sessions end", () => {
     Effect.gen(function*() {
       const srv = yield* server()
       const started = yield* Deferred.make<void>()
-      const fiber = yield* WebSockets.webSocket(srv.url("/"), () => Effect.zipRight(Deferred.succeed(started, void 0), Effect.never))
-        .pipe(Effect.provide(live()), Effect.fork)
+      const fiber = yield* WebSockets.webSocket(
+        srv.url("/"),
+        () => Effect.zipRight(Deferred.succeed(started, void 0), Effect.never)
+      ).pipe(Effect.provide(live()), Effect.fork)
       yield* Deferred.await(started)
       const exit = yield* Fiber.interrupt(fiber)
       expect(Exit.isInterrupted(exit)).toBe(true)
@@ -284,7 +286,8 @@ describe("§2 connecting: handshake errors", () => {
   it.scopedLive("a plain HTTP answer (404 from a raw TCP server) → Handshake with status 404", () =>
     Effect.gen(function*() {
       const tcp = yield* tcpServer((socket) => {
-        socket.once("data", () => socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+        socket.once("data", () =>
+          socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
       })
       const error = yield* WebSockets.webSocketSession(`ws://127.0.0.1:${tcp.port}/`).pipe(
         Effect.provide(live()),

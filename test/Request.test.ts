@@ -20,10 +20,11 @@ const roundTrip = (srv: TestServer, request: WebSockets.Request) =>
       return { call: session.call, echoed }
     })).pipe(
       Effect.provide(live()),
-      Effect.map(({ call, echoed }) => ({ call, echoed, request: srv.connections[srv.connections.length - 1]!.request }))
+      Effect.map(({ call, echoed }) => ({ call, echoed, request: srv.connections.at(-1)!.request }))
     )
 
-const protocolsServer = () => server({ options: { handleProtocols: (offered) => offered.has("chat") ? "chat" : false } })
+const protocolsServer = () =>
+  server({ options: { handleProtocols: (offered) => offered.has("chat") ? "chat" : false } })
 
 describe("§2 request forms", () => {
   it.scopedLive("a string URL: path and query reach the server", () =>

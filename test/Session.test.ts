@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { CloseReason, Frame, WebSocketException, WebSockets } from "../src/index.js"
 import { guard, live } from "./helpers/layers.js"
-import { idle, rawFrame, server, type ServerConnection, writeRaw } from "./helpers/wsServer.js"
+import { echo, idle, rawFrame, server, type ServerConnection, writeRaw } from "./helpers/wsServer.js"
 
 const reason = (code: number, message = "") => new CloseReason({ code, message })
 
@@ -384,7 +384,7 @@ describe("§3 many sessions", () => {
   it.scopedLive("a session ended by its peer leaves a concurrent session on the same layer usable", () =>
     Effect.gen(function*() {
       const srv = yield* server({
-        behaviours: { "/dies": ({ socket }) => socket.send("bye", () => socket.terminate()), "*": ({ socket }) => socket.on("message", (d, b) => socket.send(d, { binary: b })) }
+        behaviours: { "/dies": ({ socket }) => socket.send("bye", () => socket.terminate()), "*": echo }
       })
       const [dead, alive] = yield* Effect.all([
         WebSockets.webSocketSession(srv.url("/dies")),
