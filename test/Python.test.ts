@@ -198,6 +198,13 @@ for (const [name, peerOf] of Object.entries(peers)) {
         expect(echoed).toBe("with protocol")
       }))
 
+    it.live("offered protocols the server does not accept → Handshake", () =>
+      Effect.gen(function*() {
+        const error = yield* WebSockets.webSocket({ url: peerOf().url("/echo"), protocols: ["other"] }, () => Effect.void)
+          .pipe(Effect.provide(Live), Effect.flip)
+        expect(error.reason).toBe("Handshake")
+      }))
+
     it.live("the server sees Upgrade, Connection, Sec-WebSocket-Version: 13, one key and the custom headers", () =>
       Effect.gen(function*() {
         const pairs = yield* WebSockets.webSocket(
