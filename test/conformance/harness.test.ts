@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Supervisor } from "effect"
 import * as net from "node:net"
 import { allCases } from "../hostile/cases.js"
 import { watchResources } from "../hostile/client.js"
@@ -24,7 +25,7 @@ describe("the conformance harness itself", () => {
     try {
       const grown = await watch.leaked(200)
       // the peer's own end of the connection is not counted, the client's is
-      expect(grown).toEqual({ TCPWRAP: 1, Timeout: 1 })
+      expect(grown).toMatchObject({ TCPWRAP: 1, Timeout: 1, "active TCPSocketWrap": 1 })
     } finally {
       clearTimeout(timer)
       socket.destroy()
@@ -44,5 +45,12 @@ describe("the conformance harness itself", () => {
       Buffer.from([0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0])
     )
     expect(encodeFrame({ opcode: Op.Ping, fin: false, rsv: 7 })[0]).toBe(0x79)
+  })
+
+  it("the fiber check sees a fiber left running by the run it supervises", async () => {
+    const supervisor = await Effect.runPromise(Supervisor.track)
+    const leaked = await Effect.runPromise(Effect.forkDaemon(Effect.never).pipe(Effect.supervised(supervisor)))
+    expect((await Effect.runPromise(supervisor.value)).length).toBe(1)
+    await Effect.runPromise(Fiber.interrupt(leaked))
   })
 })

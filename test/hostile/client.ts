@@ -68,6 +68,27 @@ export const runEchoClient = async (
 /** Live resources by type: what a leak looks like. */
 export type Resources = Readonly<Record<string, number>>
 
+/** `process.getActiveResourcesInfo()` counted by type, minus the peer's own open sockets. */
+const activeResources = (peer?: Peer): Resources => {
+  const counts: Record<string, number> = {}
+  for (const name of process.getActiveResourcesInfo()) counts[name] = (counts[name] ?? 0) + 1
+  if (peer !== undefined && counts["TCPSocketWrap"] !== undefined) counts["TCPSocketWrap"] -= peer.openSockets()
+  return counts
+}
+
+/** What counts more in `now` than in `before`, by type. */
+const growth = (before: Resources, now: Resources): Resources => {
+  const out: Record<string, number> = {}
+  for (const name of Object.keys(now)) {
+    const grown = (now[name] ?? 0) - (before[name] ?? 0)
+    if (grown > 0) out[name] = grown
+  }
+  return out
+}
+
+const prefixed = (prefix: string, resources: Resources): Resources =>
+  Object.fromEntries(Object.entries(resources).map(([name, count]) => [prefix + name, count]))
+
 /** Handle and timer types that outlive a call when something forgets to close them. */
 const WATCHED = new Set([
   "Timeout",
@@ -85,8 +106,9 @@ export interface ResourceWatch {
   /** Resources created since the watch started that are still alive, by type (TCPWRAP minus the peer's own). */
   readonly live: () => Resources
   /**
-   * Waits (at most `guardMs`) until everything created since the watch started has been released, stops the
-   * watch and returns what is still alive: empty when nothing leaked. Closing a socket takes a few ticks.
+   * Waits (at most `guardMs`) until everything created since the watch started has been released and
+   * `process.getActiveResourcesInfo()` counts no more of any type than at the start (prefixed "active "), stops
+   * the watch and returns what is still alive: empty when nothing leaked. Closing a socket takes a few ticks.
    */
   readonly leaked: (guardMs?: number) => Promise<Resources>
 }
@@ -107,6 +129,7 @@ export const watchResources = (peer?: Peer): ResourceWatch => {
       alive.delete(asyncId)
     }
   }).enable()
+  const activeAtStart = activeResources(peer)
   const live = (): Resources => {
     const counts: Record<string, number> = {}
     for (const type of alive.values()) counts[type] = (counts[type] ?? 0) + 1
@@ -128,13 +151,14 @@ export const watchResources = (peer?: Peer): ResourceWatch => {
     live,
     leaked: async (guardMs = 3_000) => {
       const deadline = Date.now() + guardMs
-      let now = live()
-      while (Object.keys(now).length > 0 && Date.now() < deadline) {
+      const now = () => ({ ...live(), ...prefixed("active ", growth(activeAtStart, activeResources(peer))) })
+      let left = now()
+      while (Object.keys(left).length > 0 && Date.now() < deadline) {
         await pause(5)
-        now = live()
+        left = now()
       }
       hook.disable()
-      return now
+      return left
     }
   }
 }
