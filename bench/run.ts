@@ -5,11 +5,15 @@
  * (bench/worker.ts). The clients take turns, A B C A B C …, and the table shows medians over the rounds and each
  * median's ratio to raw `ws`. Writes bench/results.json.
  *
+ * The library is measured as it ships: compiled by `tsc -p tsconfig.build.json` (into node_modules/.cache), not
+ * through tsx, whose `keepNames` transform adds a `defineProperty` call to every closure created at run time.
+ *
  * Options: --quick (fewer rounds and messages, for development), --rounds=N, --only=pipelined,roundTrip,…,
- * --prof (the library's worker runs with `node --cpu-prof`, profiles in bench/profiles/).
+ * --from-src (load the library's sources through tsx instead), --prof (the library's worker runs with
+ * `node --cpu-prof`, profiles in bench/profiles/).
  */
-import { type ChildProcess, fork } from "node:child_process"
-import { writeFileSync } from "node:fs"
+import { type ChildProcess, execFileSync, fork } from "node:child_process"
+import { existsSync, writeFileSync } from "node:fs"
 import * as os from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -56,6 +60,35 @@ const figures: Record<string, Figure> = {}
 const record = (key: string, label: string, unit: string, higherIsBetter: boolean, worker: Worker, value: number) => {
   const figure = figures[key] ??= { label, unit, higherIsBetter, samples: {} }
   ;(figure.samples[worker] ??= []).push(value)
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// the library under test, compiled
+
+const root = join(here, "..")
+const compiled = join(root, "node_modules", ".cache", "effect-websockets-bench", "lib")
+let libraryEntry: string | undefined
+if (!flag("from-src")) {
+  process.stderr.write("compiling the library with tsc -p tsconfig.build.json …\n")
+  try {
+    execFileSync(process.execPath, [
+      join(root, "node_modules", "typescript", "bin", "tsc"),
+      "-p",
+      join(root, "tsconfig.build.json"),
+      "--outDir",
+      compiled,
+      "--declaration",
+      "false",
+      "--sourceMap",
+      "false",
+      "--incremental",
+      "false"
+    ], { cwd: root, stdio: ["ignore", "ignore", "inherit"] })
+  } catch {
+    // type errors elsewhere in src do not stop tsc from emitting; only a missing output is fatal
+  }
+  libraryEntry = join(compiled, "index.js")
+  if (!existsSync(libraryEntry)) throw new Error(`tsc produced no ${libraryEntry}`)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -142,7 +175,11 @@ const startWorker = (worker: Worker) =>
     "worker.ts",
     [worker === "ws+bufferutil" ? "ws" : worker],
     ["--expose-gc", ...(flag("prof") && worker === "library" ? ["--cpu-prof", `--cpu-prof-dir=${here}/profiles`] : [])],
-    worker === "ws" || worker === "platform" ? { WS_NO_BUFFER_UTIL: "1" } : {}
+    worker === "ws" || worker === "platform"
+      ? { WS_NO_BUFFER_UTIL: "1" }
+      : worker === "library" && libraryEntry !== undefined
+      ? { BENCH_LIBRARY: libraryEntry }
+      : {}
   )
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -346,6 +383,7 @@ writeFileSync(
     {
       date: new Date().toISOString(),
       command: `npm run bench${args.length > 0 ? ` -- ${args.join(" ")}` : ""}`,
+      library: libraryEntry === undefined ? "src through tsx" : "compiled by tsc",
       node: process.version,
       cpus: os.cpus().length,
       cpu: os.cpus()[0]?.model,

@@ -74,8 +74,8 @@ const runJob = async (jobs: Jobs, job: Job): Promise<Answer> => {
           .catch(reject)
       })
     case "idle": {
-      // one session opened and closed first, so that lazily loaded code is not counted per session
-      await jobs.idle(job.url, 1, async () => {})
+      // sessions opened and closed first, so that code compiled once is not counted per session
+      await jobs.idle(job.url, 50, async () => {})
       await gc()
       const before = process.memoryUsage()
       let answer: Answer | undefined

@@ -72,10 +72,15 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
     let ws: WebSocket
     let settled = false
     let upgrade: IncomingMessage | undefined
+    // held in a variable that is cleared once used: the ws listeners outlive the handshake and must not keep the
+    // connecting fiber (and its whole context) alive for the life of the connection
+    let onSettled: typeof resume | undefined = resume
     const settle = (effect: Effect.Effect<Engine.Connection, WebSocketException>) => {
       if (settled) return
       settled = true
-      resume(effect)
+      const done = onSettled!
+      onSettled = undefined
+      done(effect)
     }
     try {
       ws = new WebSocket(request.url, [...request.protocols], {
@@ -147,6 +152,7 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
     })
     ws.on("open", () => {
       const connection = makeConnection(ws, upgrade)
+      upgrade = undefined // the upgrade response (and its socket state) is not needed once read
       listener.onOpen(connection)
       settle(Effect.succeed(connection))
     })

@@ -6,12 +6,19 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import { Converter, NodeEngine, WebSockets } from "../../src/index.js"
+import type { WebSockets as WebSocketsModule } from "../../src/index.js"
 import { blobs, type Jobs, Message, messages, sizeOf, texts } from "../common.js"
+
+// bench/run.ts points BENCH_LIBRARY at the library compiled by `tsc` (what the package ships); without it, the
+// sources are loaded through tsx, whose `keepNames` transform costs every closure created at run time a
+// `defineProperty` call.
+const { Converter, NodeEngine, WebSockets } = (await import(
+  process.env.BENCH_LIBRARY ?? "../../src/index.js"
+)) as typeof import("../../src/index.js")
 
 const Live = WebSockets.layer({ contentConverter: Converter.json }).pipe(Layer.provide(NodeEngine.layer))
 
-const run = <A>(effect: Effect.Effect<A, unknown, WebSockets.WebSockets>): Promise<A> =>
+const run = <A>(effect: Effect.Effect<A, unknown, WebSocketsModule.WebSockets>): Promise<A> =>
   Effect.runPromise(Effect.provide(effect, Live))
 
 const pipelinedWith = (url: string, items: ReadonlyArray<string | Uint8Array>) =>

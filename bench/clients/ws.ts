@@ -107,8 +107,15 @@ export const jobs: Jobs = {
 
   idle: async (url, count, measure) => {
     const sockets: Array<WebSocket> = []
+    let received = 0
+    let closed = 0
     await inBatches(count, 50, async () => {
-      sockets.push(await open(url))
+      const ws = await open(url)
+      // what any application listens to, like the other two clients do
+      ws.on("message", () => received++)
+      ws.on("close", () => closed++)
+      ws.on("error", () => {})
+      sockets.push(ws)
     })
     await measure()
     await Promise.all(sockets.map(close))
