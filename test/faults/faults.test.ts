@@ -9,7 +9,7 @@ import { encodeFrame, Op, readClose, startPeer } from "../hostile/peer.js"
 const live = (options: WebSockets.Options = {}) => WebSockets.layer(options).pipe(Layer.provide(NodeEngine.layer))
 
 describe("faults: the connection breaks under the session", () => {
-  it("F.1 the server process killed with SIGKILL mid-stream: the session fails promptly with Closed and closeReason 1006", async () => {
+  it("F.1 server process killed with SIGKILL mid-stream: fails promptly with Closed, closeReason 1006", async () => {
     const server = await startEchoServerProcess()
     try {
       const watch = watchResources()
@@ -54,7 +54,7 @@ describe("faults: the connection breaks under the session", () => {
     }
   })
 
-  it("F.2 a half-open peer that stops reading and answering is detected by the pinger: Close 1011 \"Ping timeout\", PingTimeout", async () => {
+  it("F.2 a half-open peer (reads nothing, answers nothing) is caught by the pinger: 1011, PingTimeout", async () => {
     const pingInterval = 200
     const timeout = 300
     let openedAt = 0
@@ -80,8 +80,8 @@ describe("faults: the connection breaks under the session", () => {
       expect(releaseMs).toBeLessThan(2_000)
       measured(
         "F.2",
-        `detected ${detectedMs.toFixed(0)} ms after the upgrade (pingInterval ${pingInterval} ms + timeout ${timeout} ms); ` +
-          `scope closed ${releaseMs.toFixed(0)} ms later`
+        `detected ${detectedMs.toFixed(0)} ms after the upgrade ` +
+          `(pingInterval ${pingInterval} ms + timeout ${timeout} ms); scope closed ${releaseMs.toFixed(0)} ms later`
       )
       // what the client wrote while the peer was not reading: one Ping, then Close 1011
       const connection = peer.connections[0]!
@@ -97,7 +97,7 @@ describe("faults: the connection breaks under the session", () => {
     }
   })
 
-  it("F.3 the peer drops TCP in the middle of a frame: the session fails with Closed and closeReason 1006", async () => {
+  it("F.3 the peer drops TCP in the middle of a frame: Closed, closeReason 1006", async () => {
     const peer = await startPeer(async (c) => {
       const whole = encodeFrame({ opcode: Op.Text, payload: "x".repeat(1000) })
       await c.write(whole.subarray(0, 500))
@@ -116,7 +116,7 @@ describe("faults: the connection breaks under the session", () => {
     }
   })
 
-  it("F.4 the peer resets the connection (RST) after a message: the message is delivered, then Closed and 1006", async () => {
+  it("F.4 the peer resets the connection (RST) after a message: it is delivered, then Closed, 1006", async () => {
     const peer = await startPeer(async (c) => {
       await c.write(encodeFrame({ opcode: Op.Text, payload: "last words" }))
       await c.nextMessage()
@@ -135,7 +135,7 @@ describe("faults: the connection breaks under the session", () => {
     }
   })
 
-  it("F.5 a peer that never answers our Close: the scope drops the connection after the 5 s close timeout", async () => {
+  it("F.5 a peer that never answers our Close: the scope drops the connection after 5 s", async () => {
     const peer = await startPeer(async (c) => {
       await c.write(encodeFrame({ opcode: Op.Text, payload: "hello" }))
     }, { autoClose: false })

@@ -132,6 +132,7 @@ const add = (c: Case) => cases.push(c)
 const SIZES = [0, 125, 126, 127, 128, 65535, 65536] as const
 /** Chop sizes: 1 byte (every header byte alone) for small frames, 997 bytes (Autobahn 1.1.8) for large ones. */
 const chopFor = (size: number) => size <= 128 ? 1 : 997
+const chops = (size: number) => chopFor(size) === 1 ? "chops of 1 byte" : `chops of ${chopFor(size)} bytes`
 
 SIZES.forEach((size, i) => {
   add({
@@ -146,7 +147,7 @@ SIZES.forEach((size, i) => {
   add({
     id: `1.1.${SIZES.length + i + 1}`,
     section: "1 Framing",
-    title: `a text message of ${size} bytes written in chops of ${chopFor(size) === 1 ? "1 byte" : `${chopFor(size)} bytes`} is delivered whole`,
+    title: `a text message of ${size} bytes written in ${chops(size)} is delivered whole`,
     script: thenClose(() => text(textOf(size)), 1, chopFor(size)),
     expect: () => echoed([textOf(size)])
   })
@@ -164,7 +165,7 @@ SIZES.forEach((size, i) => {
   add({
     id: `1.2.${SIZES.length + i + 1}`,
     section: "1 Framing",
-    title: `a binary message of ${size} bytes written in chops of ${chopFor(size) === 1 ? "1 byte" : `${chopFor(size)} bytes`} is delivered whole`,
+    title: `a binary message of ${size} bytes written in ${chops(size)} is delivered whole`,
     script: thenClose(() => frame(Op.Binary, bytesOf(size)), 1, chopFor(size)),
     expect: () => echoed([bytesOf(size)])
   })
@@ -770,7 +771,11 @@ add({
   id: "7.5.1",
   section: "7 Close handling",
   title: "a Close whose reason is invalid UTF-8 is a violation: Close 1007",
-  script: violate(() => frame(Op.Close, closePayload(1000, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xcf, 0x83, 0xce, 0xbc, 0xce, 0xb5, 0xed, 0xa0, 0x80, 0x65, 0x64, 0x69, 0x74, 0x65, 0x64])))),
+  // "κόσμε" followed by a UTF-16 surrogate (ED A0 80) and "edited", as in Autobahn 7.5.1
+  script: violate(() => {
+    const reason = Buffer.concat([Buffer.from("κόσμε"), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from("edited")])
+    return frame(Op.Close, closePayload(1000, reason))
+  }),
   expect: protocolError(1007)
 })
 

@@ -177,7 +177,9 @@ lines.push(
 )
 if (failed.length === 0 && deviations.length === 0) lines.push("Every case passes as Autobahn would judge it.")
 for (const c of deviations) lines.push(`- **${c.id}** ${c.title}: ${c.deviation}`)
-for (const r of failed) lines.push(`- **${idOf(r.title)}** fails: ${cell((r.failureMessages?.[0] ?? "").split("\n")[0]!)}`)
+for (const r of failed) {
+  lines.push(`- **${idOf(r.title)}** fails: ${cell((r.failureMessages?.[0] ?? "").split("\n")[0]!)}`)
+}
 lines.push("")
 
 writeFileSync(join(root, "docs", "CONFORMANCE.md"), lines.join("\n"))
