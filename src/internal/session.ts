@@ -1,8 +1,8 @@
 /**
  * The session state machine: one place for the rules of API.md §3 (close, ping, size, violations, backpressure).
  *
- * Engine events arrive as plain callbacks and are turned into Inbox (inbox.ts) / Deferred completions without running
- * an Effect per message; the pinger is the only fiber a session owns.
+ * Engine events arrive as plain callbacks and are turned into Inbox (inbox.ts) / Signal (signal.ts) completions
+ * without running an Effect per message; the pinger is the only fiber a session owns.
  */
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
@@ -24,6 +24,7 @@ import { WebsocketConverterNotFoundException, WebsocketDeserializeException, Web
 import * as Frame from "../Frame.js"
 import type { DefaultClientWebSocketSession } from "../Session.js"
 import * as Inbox from "./inbox.js"
+import * as Signal from "./signal.js"
 
 /** Settings a session runs with, resolved by the plugin. */
 export interface SessionSettings {
@@ -89,8 +90,9 @@ class State {
   constructor(
     /** Messages waiting for `incoming` / `receive` (see inbox.ts for why this is not an `effect/Mailbox`). */
     readonly mailbox: Inbox.Inbox<Frame.Data, WebSocketException>,
-    readonly ended: Deferred.Deferred<Option.Option<CloseReason>>,
-    readonly transportClosed: Deferred.Deferred<void>
+    /** Completes `closeReason` (a Signal rather than a Deferred: see signal.ts). */
+    readonly ended: Signal.Signal<Option.Option<CloseReason>>,
+    readonly transportClosed: Signal.Signal<void>
   ) {}
 }
 
@@ -102,7 +104,7 @@ const endSession = (state: State, reason: Option.Option<CloseReason>, failure: W
   state.endReason = reason
   if (failure === undefined) state.mailbox.unsafeDone(Exit.void)
   else state.mailbox.unsafeDone(Exit.fail(failure))
-  Deferred.unsafeDone(state.ended, Exit.succeed(reason))
+  state.ended.unsafeDone(reason)
   if (state.pendingPong !== undefined) Deferred.unsafeDone(state.pendingPong, Exit.void)
 }
 
@@ -168,7 +170,7 @@ const makeListener = (state: State): Engine.Listener => ({
     )
   },
   onClose: (code, reason) => {
-    Deferred.unsafeDone(state.transportClosed, Exit.void)
+    state.transportClosed.unsafeDone(undefined)
     if (state.phase === "Ended") return
     if (state.sentReason !== undefined) {
       // we started the close: the peer's answer (or its absence) changes nothing
@@ -258,8 +260,8 @@ export const make = (
   Effect.gen(function*() {
     const state = new State(
       Inbox.make<Frame.Data, WebSocketException>(),
-      yield* Deferred.make<Option.Option<CloseReason>>(),
-      yield* Deferred.make<void>()
+      Signal.make<Option.Option<CloseReason>>(),
+      Signal.make<void>()
     )
     const scope = yield* Effect.scope
     const connection = yield* Effect.acquireRelease(
@@ -272,7 +274,7 @@ export const make = (
     if (Option.isSome(settings.pingInterval)) {
       // the pinger stops as soon as the session ends, not when its scope closes: no timer outlives the session
       yield* pinger(state, settings.pingInterval.value, settings.timeout).pipe(
-        Effect.race(Deferred.await(state.ended)),
+        Effect.race(state.ended.await()),
         Effect.forkIn(scope)
       )
     }
@@ -292,7 +294,7 @@ const release = (state: State, connection: Engine.Connection, reason: CloseReaso
     // after a ping timeout the peer is presumed gone: do not wait for it
     const wait = state.failure?.reason === "PingTimeout" ? Duration.zero : CLOSE_HANDSHAKE_TIMEOUT
     // finalizers are uninterruptible: without `interruptible` the timeout could not stop the wait
-    const closed = yield* Deferred.await(state.transportClosed).pipe(Effect.interruptible, Effect.timeoutOption(wait))
+    const closed = yield* state.transportClosed.await().pipe(Effect.interruptible, Effect.timeoutOption(wait))
     if (Option.isNone(closed)) {
       connection.terminate()
       // the engine reports the end of the transport; if it does not, the session ends here all the same
@@ -450,7 +452,7 @@ const makeSession = (
     receive,
     flush,
     close,
-    closeReason: Deferred.await(state.ended),
+    closeReason: state.ended.await(),
     sendSerialized,
     receiveDeserialized,
     converter: settings.contentConverter,
