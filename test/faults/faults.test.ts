@@ -170,4 +170,67 @@ describe("faults: the connection breaks under the session", () => {
       await peer.close()
     }
   })
+
+  it("F.6 a peer that answers each Ping keeps the session open; every Ping carries a fresh payload", async () => {
+    const peer = await startPeer(async (c) => {
+      let pings = 0
+      while (pings < 5) {
+        const frame = await c.nextFrame()
+        if (frame === undefined) return
+        if (frame.opcode !== Op.Ping) continue
+        pings++
+        await c.send({ opcode: Op.Pong, payload: frame.payload })
+      }
+      await c.close(1000, "enough")
+      await c.closeFrame()
+    })
+    try {
+      const watch = watchResources(peer)
+      const outcome = await within(
+        runEchoClient(peer.url, { pingInterval: "50 millis", timeout: "1 second" }),
+        20_000,
+        "the end of the session"
+      )
+      expect(outcome.error).toBeUndefined()
+      expect(Option.getOrUndefined(outcome.closeReason)).toMatchObject({ code: 1000, message: "enough" })
+      const pings = peer.connections[0]!.frames.filter((f) => f.opcode === Op.Ping).map((f) =>
+        f.payload.toString("hex")
+      )
+      expect(pings.length).toBeGreaterThanOrEqual(5)
+      expect(new Set(pings).size).toBe(pings.length)
+      expect(outcome.liveFibers).toBe(0)
+      expect(await watch.leaked()).toEqual({})
+    } finally {
+      await peer.close()
+    }
+  })
+
+  it("F.7 a Pong whose payload does not match the Ping does not count: Close 1011, PingTimeout", async () => {
+    const peer = await startPeer(async (c) => {
+      for (;;) {
+        const frame = await c.nextFrame()
+        if (frame === undefined || frame.opcode === Op.Close) return
+        if (frame.opcode === Op.Ping) {
+          await c.send({ opcode: Op.Pong, payload: Buffer.from(frame.payload.map((b) => b ^ 0xff)) })
+        }
+      }
+    })
+    try {
+      const watch = watchResources(peer)
+      const outcome = await within(
+        runEchoClient(peer.url, { pingInterval: "50 millis", timeout: "200 millis" }),
+        20_000,
+        "the end of the session"
+      )
+      expect(outcome.error?.reason).toBe("PingTimeout")
+      expect(Option.getOrUndefined(outcome.closeReason)).toMatchObject({ code: 1011, message: "Ping timeout" })
+      const frames = peer.connections[0]!.frames
+      expect(frames.map((f) => f.opcode)).toEqual([Op.Ping, Op.Close])
+      expect(readClose(frames[1]!)).toEqual({ code: 1011, reason: "Ping timeout" })
+      expect(outcome.liveFibers).toBe(0)
+      expect(await watch.leaked()).toEqual({})
+    } finally {
+      await peer.close()
+    }
+  })
 })
