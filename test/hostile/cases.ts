@@ -625,6 +625,25 @@ add({
   expect: () => echoed([Buffer.from([0xff, 0xfe, 0xc0, 0xaf])])
 })
 
+add({
+  id: "6.8",
+  section: "6 UTF-8",
+  title: "a code point above U+10FFFF in the 2nd of 3 fragments, sent with pauses: Close 1007",
+  script: async (c) => {
+    // Autobahn 6.4.1: PART1 and PART3 are valid UTF-8 on their own, PART2 encodes 0x110000
+    await c.write(text(Buffer.from("κόσμε"), { fin: false }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await c.write(frame(Op.Continuation, Buffer.from([0xf4, 0x90, 0x80, 0x80]), { fin: false }))
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    await c.write(frame(Op.Continuation, Buffer.from("edited")))
+    await c.closeFrame()
+  },
+  expect: protocolError(1007),
+  deviation: "Autobahn 6.4.x rates a client that fails only once the message is complete as NON-STRICT (accepted, " +
+    "not failed): ws checks UTF-8 when the last fragment arrives, so the Close 1007 follows the 3rd fragment " +
+    "rather than the invalid 2nd one. The message is never delivered either way."
+})
+
 // ---------------------------------------------------------------------------------------------------------------
 // 7.x closing
 
