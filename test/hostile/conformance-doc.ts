@@ -180,7 +180,20 @@ for (const c of deviations) lines.push(`- **${c.id}** ${c.title}: ${c.deviation}
 for (const r of failed) {
   lines.push(`- **${idOf(r.title)}** fails: ${cell((r.failureMessages?.[0] ?? "").split("\n")[0]!)}`)
 }
-lines.push("")
+lines.push(
+  "",
+  "## Bugs these cases found in the client (fixed)",
+  "",
+  "- **H.5**: a server that never answered the upgrade hung the client past `connectTimeout`: the connection was",
+  "  acquired uninterruptibly, so the timeout could not abort it (`src/internal/session.ts`).",
+  "- **H.3**: an answer that is not HTTP (parser errors `HPE_*`) failed with `Connect`; it is a `Handshake`",
+  "  failure (`src/NodeEngine.ts`).",
+  "- **5.17, 9.3.2**: for a message of too many fragments ws sends Close 1008, but `closeReason` said 1002",
+  "  (`src/NodeEngine.ts`).",
+  "- **F.2**: after a ping timeout the scope still waited 5 s for the silent peer's Close: the wait in the",
+  "  (uninterruptible) finalizer could not be cut short by its timeout (`src/internal/session.ts`).",
+  ""
+)
 
 writeFileSync(join(root, "docs", "CONFORMANCE.md"), lines.join("\n"))
 process.stdout.write(`docs/CONFORMANCE.md: ${passed} passed, ${failed.length} failed\n`)
