@@ -12,6 +12,7 @@
  */
 import * as MsgPack from "@effect/platform/MsgPack"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { WebsocketDeserializeException } from "./Errors.js"
@@ -87,7 +88,60 @@ export const Utf8String: Schema.Schema<string, Uint8Array> = Schema.transformOrF
   }
 ).annotations({ identifier: "Utf8String" })
 
-const jsonText = cachedCodec((schema) => Schema.parseJson(schema))
+/** The issue `Schema.parseJson` reports when JSON.parse / JSON.stringify throws, with the same AST. */
+const parseJsonAst = Schema.parseJson().ast
+const jsonFailure = (actual: unknown, error: unknown): ParseError =>
+  new ParseResult.ParseError({
+    issue: new ParseResult.Type(parseJsonAst, actual, error instanceof Error ? error.message : String(error))
+  })
+
+const stringify = (encoded: unknown): Either.Either<string, ParseError> => {
+  try {
+    const text: unknown = JSON.stringify(encoded)
+    // JSON.stringify(undefined) is undefined: parseJson rejects it as not a string, so does this
+    return typeof text === "string"
+      ? Either.right(text)
+      : Either.left(new ParseResult.ParseError({ issue: new ParseResult.Type(Schema.String.ast, text) }))
+  } catch (error) {
+    return Either.left(jsonFailure(encoded, error))
+  }
+}
+
+const parse = (text: string): Either.Either<unknown, ParseError> => {
+  try {
+    return Either.right(JSON.parse(text))
+  } catch (error) {
+    return Either.left(jsonFailure(text, error))
+  }
+}
+
+/**
+ * JSON text ⇄ value: the same result as `Schema.parseJson(schema)`, but the schema codec and JSON.parse /
+ * JSON.stringify run side by side instead of as one composed transformation, and a synchronous schema's result
+ * stays an `Either` (which is an Effect) all the way: this is the per-message path of `sendSerialized` /
+ * `receiveDeserialized`, and the composed form costs about twice the schema work.
+ */
+const jsonTextCache = new WeakMap<Schema.Schema.Any, Codec<any, string>>()
+const jsonText = <A, I>(schema: Schema.Schema<A, I, never>): Codec<A, string> => {
+  const cached = jsonTextCache.get(schema)
+  if (cached !== undefined) return cached
+  const encode = Schema.encode(schema)
+  const decode = Schema.decodeUnknown(schema)
+  const codec: Codec<A, string> = {
+    encode: (value) => {
+      const encoded = encode(value)
+      return Either.isEither(encoded)
+        ? Either.flatMap(encoded as Either.Either<I, ParseError>, stringify)
+        : Effect.flatMap(encoded, stringify)
+    },
+    decode: (text) => {
+      const json = parse(text)
+      return Either.isLeft(json) ? Either.left(json.left) : decode(json.right)
+    }
+  }
+  jsonTextCache.set(schema, codec)
+  return codec
+}
 const jsonBytes = cachedCodec((schema) => Schema.compose(Utf8String, Schema.parseJson(schema)))
 const msgpackBytes = cachedCodec((schema) => MsgPack.schema(schema))
 
