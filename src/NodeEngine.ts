@@ -176,52 +176,80 @@ const agreedExtensions = (upgrade: IncomingMessage | undefined): string | undefi
   return Array.isArray(header) ? header.join(", ") : header
 }
 
-const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): Engine.Connection => {
-  // Frames sent in the same tick leave in one write: the socket is corked at the first send and uncorked on the
-  // next tick (ws corks each frame itself; corking nests). Without this every small message costs a syscall and a
-  // TCP segment of its own, on both ends. `_socket` is ws's own (undocumented, stable since ws 1) field.
-  const socket = (ws as unknown as { readonly _socket?: Socket })._socket
-  let corked = false
-  const uncork = () => {
-    corked = false
-    socket!.uncork()
+/** Calls `onDrained` once ws has handed everything queued to the socket (or can no longer write). */
+const pollDrained = (ws: WebSocket, onDrained: () => void): void => {
+  // ws exposes no drain event of its own; poll its buffered amount while the connection can still write.
+  if (ws.bufferedAmount === 0 || ws.readyState === WebSocket.CLOSED) return onDrained()
+  setTimeout(pollDrained, 1, ws, onDrained)
+}
+
+const uncork = (connection: NodeConnection): void => {
+  connection.corked = false
+  connection.socket!.uncork()
+}
+
+/**
+ * An open connection. A class rather than an object of closures: its methods live once on the prototype, which
+ * matters for many idle connections.
+ */
+class NodeConnection implements Engine.Connection {
+  /**
+   * Frames sent in the same tick leave in one write: the socket is corked at the first send and uncorked on the
+   * next tick (ws corks each frame itself; corking nests). Without this every small message costs a syscall and a
+   * TCP segment of its own, on both ends. `_socket` is ws's own (undocumented, stable since ws 1) field.
+   */
+  readonly socket: Socket | undefined
+  corked = false
+  constructor(private readonly ws: WebSocket, readonly handshake: Engine.Handshake) {
+    this.socket = (ws as unknown as { readonly _socket?: Socket })._socket
   }
-  const flush = (onDrained: () => void): void => {
-    // ws exposes no drain event of its own; poll its buffered amount while the connection can still write.
-    if (ws.bufferedAmount === 0 || ws.readyState === WebSocket.CLOSED) return onDrained()
-    setTimeout(flush, 1, onDrained)
+  send(data: string | Uint8Array, fin: boolean, onWritten?: (error?: Error) => void): void {
+    if (!this.corked && this.socket !== undefined) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(uncork, this)
+    }
+    // ws reports a successful write with `null`; the Engine contract says `undefined`
+    this.ws.send(
+      data,
+      typeof data === "string" ? (fin ? textFinal : textFragment) : fin ? binaryFinal : binaryFragment,
+      onWritten === undefined ? undefined : (error) => onWritten(error ?? undefined)
+    )
   }
-  return {
-    handshake: {
-      status: upgrade?.statusCode ?? 101,
-      headers: upgrade === undefined ? {} : flatHeaders(upgrade),
-      protocol: ws.protocol,
-      // ws.extensions holds only the names; the accepted header carries the agreed parameters too
-      extensions: ws.extensions === "" ? "" : agreedExtensions(upgrade) ?? ws.extensions
-    },
-    send: (data, fin, onWritten) => {
-      if (!corked && socket !== undefined) {
-        corked = true
-        socket.cork()
-        process.nextTick(uncork)
-      }
-      // ws reports a successful write with `null`; the Engine contract says `undefined`
-      ws.send(
-        data,
-        typeof data === "string" ? (fin ? textFinal : textFragment) : fin ? binaryFinal : binaryFragment,
-        onWritten === undefined ? undefined : (error) => onWritten(error ?? undefined)
-      )
-    },
-    ping: (payload) => ws.ping(payload.length === 0 ? emptyPayload : toBuffer(payload)),
-    pong: (payload) => ws.pong(payload.length === 0 ? emptyPayload : toBuffer(payload)),
-    close: (code, reason) => ws.close(code, reason),
-    terminate: () => ws.terminate(),
-    pause: () => ws.pause(),
-    resume: () => ws.resume(),
-    bufferedAmount: () => ws.bufferedAmount,
-    flush
+  ping(payload: Uint8Array): void {
+    this.ws.ping(payload.length === 0 ? emptyPayload : toBuffer(payload))
+  }
+  pong(payload: Uint8Array): void {
+    this.ws.pong(payload.length === 0 ? emptyPayload : toBuffer(payload))
+  }
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason)
+  }
+  terminate(): void {
+    this.ws.terminate()
+  }
+  pause(): void {
+    this.ws.pause()
+  }
+  resume(): void {
+    this.ws.resume()
+  }
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount
+  }
+  flush(onDrained: () => void): void {
+    pollDrained(this.ws, onDrained)
   }
 }
+
+const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): Engine.Connection =>
+  new NodeConnection(ws, {
+    status: upgrade?.statusCode ?? 101,
+    headers: upgrade === undefined ? {} : flatHeaders(upgrade),
+    protocol: ws.protocol,
+    // ws.extensions holds only the names; the accepted header carries the agreed parameters too
+    extensions: ws.extensions === "" ? "" : agreedExtensions(upgrade) ?? ws.extensions
+  })
 
 /**
  * The engine over `ws`.

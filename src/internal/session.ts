@@ -132,11 +132,18 @@ const failSession = (
   )
 }
 
-const makeListener = (state: State): Engine.Listener => ({
-  onOpen: (connection) => {
+/**
+ * The engine's callbacks for one session. A class rather than an object of closures: its methods live once on the
+ * prototype, which matters for many idle sessions.
+ */
+class SessionListener implements Engine.Listener {
+  constructor(readonly state: State) {}
+  onOpen(connection: Engine.Connection): void {
+    const state = this.state
     state.connection = connection
-  },
-  onMessage: (data) => {
+  }
+  onMessage(data: string | Uint8Array): void {
+    const state = this.state
     if (state.phase === "Ended" || state.released) return
     state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
     state.bufferedBytes += sizeOf(data)
@@ -148,28 +155,32 @@ const makeListener = (state: State): Engine.Listener => ({
       state.paused = true
       state.connection.pause()
     }
-  },
-  onPing: (payload) => {
+  }
+  onPing(payload: Uint8Array): void {
+    const state = this.state
     // answered here, for every engine, so that a Ping never reaches `incoming`
     if (state.phase === "Open" && state.connection !== undefined) state.connection.pong(payload)
-  },
-  onPong: (payload) => {
+  }
+  onPong(payload: Uint8Array): void {
+    const state = this.state
     if (
       state.pendingPing !== undefined && state.pendingPong !== undefined && sameBytes(payload, state.pendingPing)
     ) {
       state.pendingPing = undefined
       Deferred.unsafeDone(state.pendingPong, Exit.void)
     }
-  },
-  onViolation: (violation, code, message) => {
+  }
+  onViolation(violation: Engine.Violation, code: number, message: string): void {
+    const state = this.state
     failSession(
       state,
       violation,
       new CloseReason({ code, message: "" }),
       violation === "FrameTooBig" ? `Frame is too big: ${message}` : `Protocol violation by the peer: ${message}`
     )
-  },
-  onClose: (code, reason) => {
+  }
+  onClose(code: number, reason: string): void {
+    const state = this.state
     state.transportClosed.unsafeDone(undefined)
     if (state.phase === "Ended") return
     if (state.sentReason !== undefined) {
@@ -194,7 +205,7 @@ const makeListener = (state: State): Engine.Listener => ({
       undefined
     )
   }
-})
+}
 
 /** Called after the consumer took `count` messages of `bytes` total: resume reading when below the mark. */
 const consumed = (state: State, count: number, bytes: number) => {
@@ -269,7 +280,7 @@ export const make = (
     const connection = yield* Effect.acquireRelease(
       // acquisition is uninterruptible by default, which would keep `connectTimeout` (and the caller's
       // interruption) from aborting a handshake that never completes; the engine cleans up an aborted attempt
-      Effect.interruptible(connect(makeListener(state))),
+      Effect.interruptible(connect(new SessionListener(state))),
       (connection) => release(state, connection, normal)
     )
     state.connection = connection
