@@ -183,10 +183,14 @@ const pollDrained = (ws: WebSocket, onDrained: () => void): void => {
   setTimeout(pollDrained, 1, ws, onDrained)
 }
 
-const uncork = (connection: NodeConnection): void => {
-  connection.corked = false
-  connection.socket!.uncork()
+/** Ends a tick's burst of sends: the frames batched since the second one leave in one write. */
+const endBurst = (connection: NodeConnection): void => {
+  if (connection.burst === BURST_CORKED) connection.socket!.uncork()
+  connection.burst = NO_BURST
 }
+const NO_BURST = 0
+const BURST_STARTED = 1
+const BURST_CORKED = 2
 
 /**
  * An open connection. A class rather than an object of closures: its methods live once on the prototype, which
@@ -194,20 +198,23 @@ const uncork = (connection: NodeConnection): void => {
  */
 class NodeConnection implements Engine.Connection {
   /**
-   * Frames sent in the same tick leave in one write: the socket is corked at the first send and uncorked on the
-   * next tick (ws corks each frame itself; corking nests). Without this every small message costs a syscall and a
-   * TCP segment of its own, on both ends. `_socket` is ws's own (undocumented, stable since ws 1) field.
+   * Frames sent in a burst leave together: the first send of a tick is written at once (no added latency for a
+   * lone message), and if more follow in the same tick the socket is corked until the next tick, so that they
+   * share one write (ws corks each frame itself; corking nests). Without this every small message costs a syscall
+   * and a TCP segment of its own, on both ends. `_socket` is ws's own (undocumented, stable since ws 1) field.
    */
   readonly socket: Socket | undefined
-  corked = false
+  burst = NO_BURST
   constructor(private readonly ws: WebSocket, readonly handshake: Engine.Handshake) {
     this.socket = (ws as unknown as { readonly _socket?: Socket })._socket
   }
   send(data: string | Uint8Array, fin: boolean, onWritten?: (error?: Error) => void): void {
-    if (!this.corked && this.socket !== undefined) {
-      this.corked = true
+    if (this.burst === NO_BURST) {
+      this.burst = BURST_STARTED
+      process.nextTick(endBurst, this)
+    } else if (this.burst === BURST_STARTED && this.socket !== undefined) {
+      this.burst = BURST_CORKED
       this.socket.cork()
-      process.nextTick(uncork, this)
     }
     // ws reports a successful write with `null`; the Engine contract says `undefined`
     this.ws.send(
