@@ -376,6 +376,11 @@ console.log(
   `medians of ${settings.rounds} rounds; node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}; ` +
     `${elapsed()}`
 )
+console.log(
+  "ws and @effect/platform run with `ws` as `npm install ws` gives it (WS_NO_BUFFER_UTIL=1); this library has\n" +
+    "bufferutil as an optional dependency; \"ws + bufferutil\" is raw ws with it. The library is the tsc build" +
+    (libraryEntry === undefined ? " (not this run: --from-src)." : ".")
+)
 
 writeFileSync(
   join(here, "results.json"),
