@@ -8,7 +8,12 @@ import type { ClientName, Jobs } from "./common.js"
 import { sleep } from "./common.js"
 
 export type Job =
-  | { readonly kind: "pipelined" | "roundTrip" | "large"; readonly url: string; readonly count: number; readonly size: number }
+  | {
+    readonly kind: "pipelined" | "roundTrip" | "large"
+    readonly url: string
+    readonly count: number
+    readonly size: number
+  }
   | { readonly kind: "typed"; readonly url: string; readonly count: number }
   | { readonly kind: "slow"; readonly url: string; readonly count: number; readonly everyMs: number }
   | { readonly kind: "idle"; readonly url: string; readonly count: number }
@@ -39,6 +44,21 @@ const gc = async () => {
     collect()
     await sleep(50)
   }
+}
+
+/**
+ * Heap and RSS once garbage is collected and the RSS has settled: the lowest RSS over 1 s after a GC, since freed
+ * pages go back to the OS lazily and a single sample can be off by megabytes.
+ */
+const settled = async (): Promise<{ readonly heapUsed: number; readonly rss: number }> => {
+  await gc()
+  const heapUsed = process.memoryUsage().heapUsed
+  let rss = process.memoryUsage.rss()
+  for (let i = 0; i < 20; i++) {
+    await sleep(50)
+    rss = Math.min(rss, process.memoryUsage.rss())
+  }
+  return { heapUsed, rss }
 }
 
 /** The peak RSS since `start`, from getrusage's maxRSS when it moved, else from samples every 5 ms. */
@@ -76,12 +96,10 @@ const runJob = async (jobs: Jobs, job: Job): Promise<Answer> => {
     case "idle": {
       // sessions opened and closed first, so that code compiled once is not counted per session
       await jobs.idle(job.url, 50, async () => {})
-      await gc()
-      const before = process.memoryUsage()
+      const before = await settled()
       let answer: Answer | undefined
       await jobs.idle(job.url, job.count, async () => {
-        await gc()
-        const after = process.memoryUsage()
+        const after = await settled()
         answer = {
           kind: "idle",
           heapPerSession: (after.heapUsed - before.heapUsed) / job.count,

@@ -41,7 +41,9 @@ const timed = <R>(
   url: string,
   count: number,
   onMessage: (data: string | Uint8Array) => void,
-  body: (write: (data: string | Uint8Array) => Effect.Effect<void, Socket.SocketError>) => Effect.Effect<void, unknown, R>
+  body: (
+    write: (data: string | Uint8Array) => Effect.Effect<void, Socket.SocketError>
+  ) => Effect.Effect<void, unknown, R>
 ) =>
   Effect.gen(function*() {
     const done = yield* Deferred.make<void>()
