@@ -158,6 +158,21 @@ const deserializeFailure = (frame: Frame.Frame) => (cause: ParseError) =>
     cause
   })
 
+const toText = (text: string): Frame.Frame => Frame.text(text)
+
+/** The decoded value, or the failure with its frame; an Either stays an Either (no closure, no Effect step). */
+const readTextFrame = <A>(
+  decoded: Effect.Effect<A, ParseError>,
+  frame: Frame.Frame
+): Effect.Effect<A, WebsocketDeserializeException> => {
+  if (!Either.isEither(decoded)) return Effect.mapError(decoded, deserializeFailure(frame))
+  const either = decoded as Either.Either<A, ParseError>
+  // a Right carries no error: its ParseError type is only a phantom
+  return Either.isRight(either)
+    ? (either as unknown as Effect.Effect<A>)
+    : Either.left(deserializeFailure(frame)(either.left))
+}
+
 /**
  * JSON: values encoded by their Schema into JSON text frames. Binary frames holding UTF-8 JSON are read too.
  *
@@ -165,10 +180,16 @@ const deserializeFailure = (frame: Frame.Frame) => (cause: ParseError) =>
  * @category converters
  */
 export const json: WebsocketContentConverter = {
-  serialize: (schema, value) => Effect.map(jsonText(schema).encode(value), Frame.text),
+  serialize: (schema, value) => {
+    const text = jsonText(schema).encode(value)
+    // a synchronous schema gives an Either: map it as one, without an Effect step per message
+    return Either.isEither(text)
+      ? Either.map(text as Either.Either<string, ParseError>, toText)
+      : Effect.map(text, toText)
+  },
   deserialize: (schema, frame) =>
     frame._tag === "Text"
-      ? Effect.mapError(jsonText(schema).decode(frame.data), deserializeFailure(frame))
+      ? readTextFrame(jsonText(schema).decode(frame.data), frame)
       : frame._tag === "Binary"
       ? Effect.mapError(jsonBytes(schema).decode(frame.data), deserializeFailure(frame))
       : Effect.fail(notApplicable(frame, "JSON")),
