@@ -94,16 +94,20 @@ const runJob = async (jobs: Jobs, job: Job): Promise<Answer> => {
           .catch(reject)
       })
     case "idle": {
-      // sessions opened and closed first, so that code compiled once is not counted per session
-      await jobs.idle(job.url, 50, async () => {})
-      const before = await settled()
+      // RSS: what the process grows by to hold `count` sessions, from one session opened and closed;
+      // heap: the steady cost of a session, after as many sessions were opened and closed first, so that one-time
+      // costs (code compiled on the way) are not counted per session
+      await jobs.idle(job.url, 1, async () => {})
+      const fresh = await settled()
+      await jobs.idle(job.url, job.count, async () => {})
+      const warm = await settled()
       let answer: Answer | undefined
       await jobs.idle(job.url, job.count, async () => {
         const after = await settled()
         answer = {
           kind: "idle",
-          heapPerSession: (after.heapUsed - before.heapUsed) / job.count,
-          rssPerSession: (after.rss - before.rss) / job.count
+          heapPerSession: (after.heapUsed - warm.heapUsed) / job.count,
+          rssPerSession: (after.rss - fresh.rss) / job.count
         }
       })
       return answer!
