@@ -281,7 +281,7 @@ export const make = (
       // acquisition is uninterruptible by default, which would keep `connectTimeout` (and the caller's
       // interruption) from aborting a handshake that never completes; the engine cleans up an aborted attempt
       Effect.interruptible(connect(new SessionListener(state))),
-      (connection) => release(state, connection, normal)
+      releaser(state)
     )
     state.connection = connection
     if (Option.isSome(settings.pingInterval)) {
@@ -295,6 +295,12 @@ export const make = (
   })
 
 /** Closes with `reason` unless closed already, waits for the peer's Close, then makes sure the transport is gone. */
+/**
+ * The session's finalizer, made outside `make` so that it keeps only `state` alive: a closure created inside `make`
+ * would keep its whole scope (the `connect` function and, through it, the plugin's request) for the session's life.
+ */
+const releaser = (state: State) => (connection: Engine.Connection) => release(state, connection, normal)
+
 const release = (state: State, connection: Engine.Connection, reason: CloseReason) =>
   Effect.gen(function*() {
     if (state.phase === "Open") sendClose(state, reason)
