@@ -28,7 +28,10 @@ const option = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.s
 const quick = flag("quick")
 const MiB = 1024 * 1024
 const settings = {
-  rounds: Number(option("rounds") ?? (quick ? 3 : 5)),
+  /** Throughput rounds: short and noisy on a shared machine, so more of them. */
+  rounds: Number(option("rounds") ?? (quick ? 3 : 9)),
+  /** Slow-consumer and idle rounds: each needs fresh processes, and their figures vary little. */
+  memoryRounds: Number(option("rounds") ?? (quick ? 3 : 5)),
   pipelined: { count: quick ? 20_000 : 100_000, size: 32 },
   roundTrip: { count: quick ? 4_000 : 20_000, size: 32 },
   large: { count: quick ? 32 : 128, size: MiB },
@@ -259,7 +262,7 @@ if (throughput.length > 0) {
 
 let slowId = 0
 if (selected.includes("slow")) {
-  for (let round = 0; round < settings.rounds; round++) {
+  for (let round = 0; round < settings.memoryRounds; round++) {
     for (const client of clients) {
       const id = `${client}-${slowId++}`
       const handed = new Promise<number>((resolve) => marks.set(id, resolve))
@@ -278,12 +281,12 @@ if (selected.includes("slow")) {
       record("slowAhead", "slow consumer: server ahead", "MiB", false, client, (ahead - answer.consumed) / MiB)
       record("slowRss", "slow consumer: peak RSS growth", "MiB", false, client, answer.peakRssGrowth / MiB)
     }
-    log(`round ${round + 1}/${settings.rounds} of slow consumer done (${elapsed()})`)
+    log(`round ${round + 1}/${settings.memoryRounds} of slow consumer done (${elapsed()})`)
   }
 }
 
 if (selected.includes("idle")) {
-  for (let round = 0; round < settings.rounds; round++) {
+  for (let round = 0; round < settings.memoryRounds; round++) {
     for (const client of clients) {
       const child = await startWorker(client)
       const answer = await ask(child, { kind: "idle", url: echoUrl, count: settings.idle.count })
@@ -292,7 +295,7 @@ if (selected.includes("idle")) {
       record("idleHeap", "idle: heap per session", "KiB", false, client, answer.heapPerSession / 1024)
       record("idleRss", "idle: RSS per session", "KiB", false, client, answer.rssPerSession / 1024)
     }
-    log(`round ${round + 1}/${settings.rounds} of idle done (${elapsed()})`)
+    log(`round ${round + 1}/${settings.memoryRounds} of idle done (${elapsed()})`)
   }
 }
 await stop(server)
@@ -375,6 +378,14 @@ for (const [key, figure] of Object.entries(figures)) {
     ratioToWs: Object.fromEntries(
       Object.keys(figure.samples).map((w) => [w, median(figure.samples[w as Worker]) / base])
     ),
+    // the same clients measured back to back in each round: less sensitive to drift over the run
+    medianOfRoundRatios: Object.fromEntries(
+      Object.keys(figure.samples).map((w) => {
+        const own = figure.samples[w as Worker] ?? []
+        const ws = figure.samples.ws ?? []
+        return [w, median(own.map((v, i) => v / ws[i]!).filter((r) => Number.isFinite(r)))]
+      })
+    ),
     target: target?.text,
     met
   }
@@ -388,7 +399,8 @@ console.log(widths.map((w) => "-".repeat(w)).join("  "))
 for (const row of rows.slice(1)) console.log(line(row))
 console.log()
 console.log(
-  `medians of ${settings.rounds} rounds; node ${process.version}, ` +
+  `medians of ${settings.rounds} rounds (throughput) and ${settings.memoryRounds} (memory); ` +
+    `node ${process.version}, ` +
     `${os.cpus().length} x ${os.cpus()[0]?.model ?? "?"}; ${elapsed()}`
 )
 console.log(
