@@ -191,6 +191,12 @@ const endBurst = (connection: NodeConnection): void => {
 const NO_BURST = 0
 const BURST_STARTED = 1
 const BURST_CORKED = 2
+/**
+ * A corked burst is flushed once this much is waiting: a fiber that keeps sending keeps the microtask queue busy,
+ * and the next tick (where the burst ends) only comes when it stops, so without this the peer would get nothing
+ * until `send` hits its high-water mark.
+ */
+const BURST_FLUSH_BYTES = 64 * 1024
 
 /**
  * An open connection. A class rather than an object of closures: its methods live once on the prototype, which
@@ -222,6 +228,10 @@ class NodeConnection implements Engine.Connection {
       typeof data === "string" ? (fin ? textFinal : textFragment) : fin ? binaryFinal : binaryFragment,
       onWritten === undefined ? undefined : (error) => onWritten(error ?? undefined)
     )
+    if (this.burst === BURST_CORKED && this.socket!.writableLength >= BURST_FLUSH_BYTES) {
+      this.socket!.uncork()
+      this.socket!.cork()
+    }
   }
   ping(payload: Uint8Array): void {
     this.ws.ping(payload.length === 0 ? emptyPayload : toBuffer(payload))
