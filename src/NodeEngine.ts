@@ -74,21 +74,95 @@ const failureOf = (error: NodeJS.ErrnoException, url: URL): WebSocketException =
   })
 }
 
+/**
+ * One connection attempt and, once open, the connection's link to its session listener. The ws event handlers are
+ * shared module-level functions that find it on the ws instance (`this` in an EventEmitter handler): no closures
+ * per connection, which matters for many idle connections.
+ */
+class Attempt {
+  settled = false
+  upgrade: IncomingMessage | undefined = undefined
+  constructor(
+    readonly url: URL,
+    readonly listener: Engine.Listener,
+    // cleared once used: the ws listeners outlive the handshake and must not keep the connecting fiber (and its
+    // whole context) alive for the life of the connection
+    private resume: ((effect: Effect.Effect<Engine.Connection, WebSocketException>) => void) | undefined
+  ) {}
+  settle(effect: Effect.Effect<Engine.Connection, WebSocketException>): void {
+    if (this.settled) return
+    this.settled = true
+    const done = this.resume!
+    this.resume = undefined
+    done(effect)
+  }
+}
+
+const attemptKey = Symbol("effect-websockets/NodeEngine/attempt")
+type Tracked = WebSocket & { [attemptKey]: Attempt }
+const attemptOf = (ws: WebSocket): Attempt => (ws as Tracked)[attemptKey]
+
+function onUpgrade(this: WebSocket, response: IncomingMessage): void {
+  attemptOf(this).upgrade = response
+}
+
+function onUnexpectedResponse(this: WebSocket, req: { destroy(): void }, response: IncomingMessage): void {
+  const status = response.statusCode ?? 0
+  response.resume()
+  req.destroy()
+  attemptOf(this).settle(Effect.fail(
+    new WebSocketException({
+      reason: "Handshake",
+      message: `Handshake exception, expected status code 101 but was ${status}`,
+      status
+    })
+  ))
+}
+
+function onError(this: WebSocket, error: NodeJS.ErrnoException): void {
+  const attempt = attemptOf(this)
+  if (!attempt.settled) return attempt.settle(Effect.fail(failureOf(error, attempt.url)))
+  const violation = violationOf(error)
+  if (violation !== undefined) attempt.listener.onViolation(violation.violation, violation.code, error.message)
+  // transport errors (ECONNRESET, …) are followed by "close" with 1006, which is what the session needs
+}
+
+function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  attemptOf(this).listener.onMessage(isBinary ? data : data.toString())
+}
+
+function onPing(this: WebSocket, payload: Buffer): void {
+  attemptOf(this).listener.onPing(payload)
+}
+
+function onPong(this: WebSocket, payload: Buffer): void {
+  attemptOf(this).listener.onPong(payload)
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  const attempt = attemptOf(this)
+  if (!attempt.settled) {
+    return attempt.settle(Effect.fail(
+      new WebSocketException({
+        reason: "Connect",
+        message: `Connection to ${redactUrl(attempt.url)} closed during the handshake`
+      })
+    ))
+  }
+  attempt.listener.onClose(code, reason.toString())
+}
+
+function onOpen(this: WebSocket): void {
+  const attempt = attemptOf(this)
+  const connection = makeConnection(this, attempt.upgrade)
+  attempt.upgrade = undefined // the upgrade response (and its socket state) is not needed once read
+  attempt.listener.onOpen(connection)
+  attempt.settle(Effect.succeed(connection))
+}
+
 const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listener) =>
   Effect.async<Engine.Connection, WebSocketException>((resume) => {
     let ws: WebSocket
-    let settled = false
-    let upgrade: IncomingMessage | undefined
-    // held in a variable that is cleared once used: the ws listeners outlive the handshake and must not keep the
-    // connecting fiber (and its whole context) alive for the life of the connection
-    let onSettled: typeof resume | undefined = resume
-    const settle = (effect: Effect.Effect<Engine.Connection, WebSocketException>) => {
-      if (settled) return
-      settled = true
-      const done = onSettled!
-      onSettled = undefined
-      done(effect)
-    }
     try {
       ws = new WebSocket(request.url, [...request.protocols], {
         headers: request.headers,
@@ -110,7 +184,7 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
         ...{ closeTimeout: 5_000 }
       } as WebSocket.ClientOptions)
     } catch (error) {
-      settle(Effect.fail(
+      resume(Effect.fail(
         new WebSocketException({
           reason: "Connect",
           message: `Invalid WebSocket URL ${redactUrl(request.url)}: ${(error as Error).message}`,
@@ -119,53 +193,20 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
       ))
       return
     }
+    const attempt = new Attempt(request.url, listener, resume)
+    ;(ws as Tracked)[attemptKey] = attempt
     ws.binaryType = "nodebuffer"
-    ws.on("upgrade", (response) => {
-      upgrade = response
-    })
-    ws.on("unexpected-response", (req, response) => {
-      const status = response.statusCode ?? 0
-      response.resume()
-      req.destroy()
-      settle(Effect.fail(
-        new WebSocketException({
-          reason: "Handshake",
-          message: `Handshake exception, expected status code 101 but was ${status}`,
-          status
-        })
-      ))
-    })
-    ws.on("error", (error: NodeJS.ErrnoException) => {
-      if (!settled) return settle(Effect.fail(failureOf(error, request.url)))
-      const violation = violationOf(error)
-      if (violation !== undefined) listener.onViolation(violation.violation, violation.code, error.message)
-      // transport errors (ECONNRESET, …) are followed by "close" with 1006, which is what the session needs
-    })
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      listener.onMessage(isBinary ? data : data.toString())
-    })
-    ws.on("ping", (payload: Buffer) => listener.onPing(payload))
-    ws.on("pong", (payload: Buffer) => listener.onPong(payload))
-    ws.on("close", (code: number, reason: Buffer) => {
-      if (!settled) {
-        return settle(Effect.fail(
-          new WebSocketException({
-            reason: "Connect",
-            message: `Connection to ${redactUrl(request.url)} closed during the handshake`
-          })
-        ))
-      }
-      listener.onClose(code, reason.toString())
-    })
-    ws.on("open", () => {
-      const connection = makeConnection(ws, upgrade)
-      upgrade = undefined // the upgrade response (and its socket state) is not needed once read
-      listener.onOpen(connection)
-      settle(Effect.succeed(connection))
-    })
+    ws.on("upgrade", onUpgrade)
+    ws.on("unexpected-response", onUnexpectedResponse)
+    ws.on("error", onError)
+    ws.on("message", onMessage)
+    ws.on("ping", onPing)
+    ws.on("pong", onPong)
+    ws.on("close", onClose)
+    ws.on("open", onOpen)
     return Effect.sync(() => {
-      if (!settled) {
-        settled = true
+      if (!attempt.settled) {
+        attempt.settled = true
         ws.terminate()
       }
     })

@@ -22,7 +22,7 @@ import type { WebsocketContentConverter } from "../Converter.js"
 import type * as Engine from "../Engine.js"
 import { WebsocketConverterNotFoundException, WebsocketDeserializeException, WebSocketException } from "../Errors.js"
 import * as Frame from "../Frame.js"
-import type { DefaultClientWebSocketSession } from "../Session.js"
+import type { Call, DefaultClientWebSocketSession } from "../Session.js"
 import * as Inbox from "./inbox.js"
 import * as Signal from "./signal.js"
 
@@ -332,8 +332,214 @@ const stateKey = Symbol.for("effect-websockets/Session/state")
 /** Shared by all sessions (a fresh error per failure): no error object, with its stack, kept per session. */
 const converterNotFound = Effect.failSync(() => new WebsocketConverterNotFoundException())
 
-interface SessionImpl extends DefaultClientWebSocketSession {
+const notOpen = (state: State) =>
+  closedError(state.phase === "Ended" ? state.endReason : Option.fromNullable(state.sentReason))
+
+/** Writes one outgoing item; returns an Effect only when the caller has to wait (or fail). */
+const write = (
+  session: SessionImpl,
+  item: string | Uint8Array | Frame.Frame
+): Effect.Effect<void, WebSocketException> | undefined => {
+  const state = session[stateKey]
+  if (state.phase !== "Open") return Effect.fail(notOpen(state))
+  const connection = session.connection
+  let data: string | Uint8Array
+  let fin = true
+  if (typeof item === "string" || item instanceof Uint8Array) {
+    data = item
+  } else {
+    switch (item._tag) {
+      case "Text":
+      case "Binary":
+        data = item.data
+        fin = item.fin
+        break
+      case "Ping":
+      case "Pong": {
+        if (item.data.byteLength > Frame.MAX_CONTROL_PAYLOAD) {
+          return Effect.dieMessage(`A ${item._tag} payload may hold at most ${Frame.MAX_CONTROL_PAYLOAD} bytes`)
+        }
+        if (item._tag === "Ping") connection.ping(item.data)
+        else connection.pong(item.data)
+        return undefined
+      }
+      case "Close":
+        return closeNow(state, Option.getOrElse(Frame.readReason(item), () => normal))
+    }
+  }
+  if (connection.bufferedAmount() < OUTGOING_HIGH_WATER_BYTES) {
+    connection.send(data, fin)
+    return undefined
+  }
+  // above the high-water mark: this frame is queued and the caller waits until it has been written
+  return Effect.async<void, WebSocketException>((resume) => {
+    connection.send(data, fin, (error) => resume(error === undefined ? Effect.void : Effect.fail(notOpen(state))))
+  })
+}
+
+const closeNow = (state: State, reason: CloseReason): Effect.Effect<void, WebSocketException> => {
+  const invalid = validateForSending(reason)
+  if (invalid !== undefined) {
+    return Effect.fail(new WebSocketException({ reason: "InvalidCloseCode", message: invalid }))
+  }
+  if (state.phase === "Open") sendClose(state, reason)
+  return Effect.void
+}
+
+type Outgoing = string | Uint8Array | Frame.Frame
+
+/**
+ * The session. Only what every session needs is built when it opens (the state, the connection, the settings, the
+ * url); everything else (`incoming`, `outgoing`, `receive`, `send`, …) is built on first access by a getter on the
+ * prototype and cached, so that an idle session costs little memory. The members stay read-only for the user, and
+ * the functions (`send`, `close`, …) are closures over the session, so they work when destructured.
+ */
+class SessionImpl implements DefaultClientWebSocketSession {
   readonly [stateKey]: State
+  private _call: Call | undefined = undefined
+  private _incoming: Stream.Stream<Frame.Data, WebSocketException> | undefined = undefined
+  private _outgoing: Sink.Sink<void, Outgoing, never, WebSocketException> | undefined = undefined
+  private _send: ((item: Outgoing) => Effect.Effect<void, WebSocketException>) | undefined = undefined
+  private _receive: Effect.Effect<Frame.Data, WebSocketException> | undefined = undefined
+  private _flush: Effect.Effect<void, WebSocketException> | undefined = undefined
+  private _close: ((reason?: CloseReason) => Effect.Effect<void, WebSocketException>) | undefined = undefined
+  private _closeReason: Effect.Effect<Option.Option<CloseReason>> | undefined = undefined
+  private _sendSerialized: DefaultClientWebSocketSession["sendSerialized"] | undefined = undefined
+  private _receiveDeserialized: DefaultClientWebSocketSession["receiveDeserialized"] | undefined = undefined
+
+  constructor(
+    state: State,
+    readonly connection: Engine.Connection,
+    private readonly settings: SessionSettings,
+    private readonly url: URL
+  ) {
+    this[stateKey] = state
+  }
+
+  get call(): Call {
+    if (this._call === undefined) {
+      const handshake = this.connection.handshake
+      this._call = {
+        url: this.url,
+        status: handshake.status,
+        headers: Headers.fromInput(handshake.headers),
+        protocol: handshake.protocol,
+        extensions: handshake.extensions
+      }
+    }
+    return this._call
+  }
+
+  get incoming(): Stream.Stream<Frame.Data, WebSocketException> {
+    return this._incoming ??= incomingStream(this[stateKey])
+  }
+
+  get outgoing(): Sink.Sink<void, Outgoing, never, WebSocketException> {
+    if (this._outgoing === undefined) {
+      const send = this.send
+      this._outgoing = Sink.forEachChunk((chunk: Chunk.Chunk<Outgoing>) => {
+        const items = Chunk.toReadonlyArray(chunk)
+        for (let i = 0; i < items.length; i++) {
+          const wait = write(this, items[i]!)
+          if (wait !== undefined) {
+            // slow path: finish this item, then the rest of the chunk one by one
+            return Effect.zipRight(wait, Effect.forEach(items.slice(i + 1), send, { discard: true }))
+          }
+        }
+        return Effect.void
+      })
+    }
+    return this._outgoing
+  }
+
+  get send(): (item: Outgoing) => Effect.Effect<void, WebSocketException> {
+    return this._send ??= (item) => Effect.suspend(() => write(this, item) ?? Effect.void)
+  }
+
+  get receive(): Effect.Effect<Frame.Data, WebSocketException> {
+    if (this._receive === undefined) {
+      const state = this[stateKey]
+      // one suspend per call on the hot path: a queued message is taken at once; once the inbox has ended and is
+      // empty, `receive` fails with the session's failure, or with Closed after a clean close
+      const receive: Effect.Effect<Frame.Data, WebSocketException> = Effect.suspend(() => {
+        const frame = state.mailbox.unsafePoll()
+        if (frame !== undefined) {
+          consumed(state, 1, sizeOf(frame.data))
+          return Exit.succeed(frame)
+        }
+        const done = state.mailbox.done
+        if (done !== undefined) {
+          return Exit.isFailure(done) ? (done as Exit.Exit<never, WebSocketException>) : Effect.fail(notOpen(state))
+        }
+        return awaitThenReceive
+      })
+      const awaitThenReceive = Effect.zipRight(state.mailbox.await, receive)
+      this._receive = receive
+    }
+    return this._receive
+  }
+
+  get flush(): Effect.Effect<void, WebSocketException> {
+    return this._flush ??= Effect.suspend(() =>
+      this[stateKey].phase === "Ended"
+        ? Effect.fail(notOpen(this[stateKey]))
+        : Effect.async<void>((resume) => this.connection.flush(() => resume(Effect.void)))
+    )
+  }
+
+  get close(): (reason?: CloseReason) => Effect.Effect<void, WebSocketException> {
+    return this._close ??= (reason = normal) => Effect.suspend(() => closeNow(this[stateKey], reason))
+  }
+
+  get closeReason(): Effect.Effect<Option.Option<CloseReason>> {
+    return this._closeReason ??= this[stateKey].ended.await()
+  }
+
+  get sendSerialized(): DefaultClientWebSocketSession["sendSerialized"] {
+    if (this._sendSerialized === undefined) {
+      // resolved once per session: no Option.match (and its two closures) per message
+      const converter = Option.getOrUndefined(this.settings.contentConverter)
+      /** `send` for an Effect that is already running: no second suspend. */
+      const sendNow = (item: Frame.Frame) => write(this, item) ?? Effect.void
+      this._sendSerialized = converter === undefined
+        ? () => converterNotFound
+        : (schema, value) => Effect.flatMap(converter.serialize(schema, value), sendNow)
+    }
+    return this._sendSerialized
+  }
+
+  get receiveDeserialized(): DefaultClientWebSocketSession["receiveDeserialized"] {
+    if (this._receiveDeserialized === undefined) {
+      const converter = Option.getOrUndefined(this.settings.contentConverter)
+      const receive = this.receive
+      this._receiveDeserialized = converter === undefined
+        ? () => converterNotFound
+        : (schema) =>
+          Effect.flatMap(receive, (frame) =>
+            converter.isApplicable(frame)
+              ? converter.deserialize(schema, frame)
+              : Effect.fail(
+                new WebsocketDeserializeException({
+                  message: `The content converter cannot read a ${frame._tag} frame`,
+                  frame
+                })
+              ))
+    }
+    return this._receiveDeserialized
+  }
+
+  get converter(): Option.Option<WebsocketContentConverter> {
+    return this.settings.contentConverter
+  }
+  get pingInterval(): Option.Option<Duration.Duration> {
+    return this.settings.pingInterval
+  }
+  get timeout(): Duration.Duration {
+    return this.settings.timeout
+  }
+  get maxFrameSize(): number {
+    return this.settings.maxFrameSize
+  }
 }
 
 const makeSession = (
@@ -341,143 +547,4 @@ const makeSession = (
   connection: Engine.Connection,
   settings: SessionSettings,
   url: URL
-): SessionImpl => {
-  const notOpen = () =>
-    closedError(state.phase === "Ended" ? state.endReason : Option.fromNullable(state.sentReason))
-
-  /** Writes one outgoing item; returns an Effect only when the caller has to wait (or fail). */
-  const write = (
-    item: string | Uint8Array | Frame.Frame
-  ): Effect.Effect<void, WebSocketException> | undefined => {
-    if (state.phase !== "Open") return Effect.fail(notOpen())
-    let data: string | Uint8Array
-    let fin = true
-    if (typeof item === "string" || item instanceof Uint8Array) {
-      data = item
-    } else {
-      switch (item._tag) {
-        case "Text":
-        case "Binary":
-          data = item.data
-          fin = item.fin
-          break
-        case "Ping":
-        case "Pong": {
-          if (item.data.byteLength > Frame.MAX_CONTROL_PAYLOAD) {
-            return Effect.dieMessage(`A ${item._tag} payload may hold at most ${Frame.MAX_CONTROL_PAYLOAD} bytes`)
-          }
-          if (item._tag === "Ping") connection.ping(item.data)
-          else connection.pong(item.data)
-          return undefined
-        }
-        case "Close":
-          return close(Option.getOrElse(Frame.readReason(item), () => normal))
-      }
-    }
-    if (connection.bufferedAmount() < OUTGOING_HIGH_WATER_BYTES) {
-      connection.send(data, fin)
-      return undefined
-    }
-    // above the high-water mark: this frame is queued and the caller waits until it has been written
-    return Effect.async<void, WebSocketException>((resume) => {
-      connection.send(data, fin, (error) => resume(error === undefined ? Effect.void : Effect.fail(notOpen())))
-    })
-  }
-
-  const send = (item: string | Uint8Array | Frame.Frame) => Effect.suspend(() => write(item) ?? Effect.void)
-
-  const close = (reason: CloseReason = normal): Effect.Effect<void, WebSocketException> =>
-    Effect.suspend(() => {
-      const invalid = validateForSending(reason)
-      if (invalid !== undefined) {
-        return Effect.fail(new WebSocketException({ reason: "InvalidCloseCode", message: invalid }))
-      }
-      if (state.phase === "Open") sendClose(state, reason)
-      return Effect.void
-    })
-
-  // one suspend per call on the hot path: a queued message is taken at once; once the inbox has ended and is empty,
-  // `receive` fails with the session's failure, or with Closed after a clean close
-  const receive: Effect.Effect<Frame.Data, WebSocketException> = Effect.suspend(() => {
-    const frame = state.mailbox.unsafePoll()
-    if (frame !== undefined) {
-      consumed(state, 1, sizeOf(frame.data))
-      return Exit.succeed(frame)
-    }
-    const done = state.mailbox.done
-    if (done !== undefined) {
-      return Exit.isFailure(done) ? (done as Exit.Exit<never, WebSocketException>) : Effect.fail(notOpen())
-    }
-    return awaitThenReceive
-  })
-  const awaitThenReceive = Effect.zipRight(state.mailbox.await, receive)
-
-  const outgoing = Sink.forEachChunk((chunk: Chunk.Chunk<string | Uint8Array | Frame.Frame>) => {
-    const items = Chunk.toReadonlyArray(chunk)
-    for (let i = 0; i < items.length; i++) {
-      const wait = write(items[i]!)
-      if (wait !== undefined) {
-        // slow path: finish this item, then the rest of the chunk one by one
-        return Effect.zipRight(wait, Effect.forEach(items.slice(i + 1), send, { discard: true }))
-      }
-    }
-    return Effect.void
-  })
-
-  const flush = Effect.suspend(() =>
-    state.phase === "Ended"
-      ? Effect.fail(notOpen())
-      : Effect.async<void>((resume) => connection.flush(() => resume(Effect.void)))
-  )
-
-
-  // resolved once per session: no Option.match (and its two closures) per message
-  const converter = Option.getOrUndefined(settings.contentConverter)
-  /** `send` for an Effect that is already running: no second suspend. */
-  const sendNow = (item: Frame.Frame) => write(item) ?? Effect.void
-
-  const sendSerialized = <A, I>(
-    schema: Schema.Schema<A, I, never>,
-    value: A
-  ): Effect.Effect<void, WebSocketException | WebsocketConverterNotFoundException | ParseError> =>
-    converter === undefined ? converterNotFound : Effect.flatMap(converter.serialize(schema, value), sendNow)
-
-  const receiveDeserialized = <A, I>(
-    schema: Schema.Schema<A, I, never>
-  ): Effect.Effect<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException> =>
-    converter === undefined ? converterNotFound : Effect.flatMap(receive, (frame) =>
-      converter.isApplicable(frame)
-        ? converter.deserialize(schema, frame)
-        : Effect.fail(
-          new WebsocketDeserializeException({
-            message: `The content converter cannot read a ${frame._tag} frame`,
-            frame
-          })
-        ))
-
-  const handshake = connection.handshake
-  return {
-    [stateKey]: state,
-    call: {
-      url,
-      status: handshake.status,
-      headers: Headers.fromInput(handshake.headers),
-      protocol: handshake.protocol,
-      extensions: handshake.extensions
-    },
-    incoming: incomingStream(state),
-    outgoing,
-    send,
-    receive,
-    flush,
-    close,
-    closeReason: state.ended.await(),
-    sendSerialized,
-    receiveDeserialized,
-    converter: settings.contentConverter,
-    pingInterval: settings.pingInterval,
-    timeout: settings.timeout,
-    maxFrameSize: settings.maxFrameSize
-  }
-}
-
+): SessionImpl => new SessionImpl(state, connection, settings, url)
