@@ -38,6 +38,10 @@ export class Inbox<A, E> {
   private head = 0
   private end: Exit.Exit<void, E> | undefined = undefined
   private waiters: Array<Waiter> = []
+  // the Effects below are built on first use: an idle session's inbox holds no Effect or closure
+  private awaitEffect: Effect.Effect<void> | undefined = undefined
+  private takeEffect: Effect.Effect<A, E | Cause.NoSuchElementException> | undefined = undefined
+  private takeAllEffect: Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E> | undefined = undefined
 
   /** Queues a message; false once the inbox has ended. */
   unsafeOffer(item: A): boolean {
@@ -112,11 +116,13 @@ export class Inbox<A, E> {
    * resume; so that interrupted waits (a `receive` under a timeout, in a loop) cannot pile up, a full list is
    * woken at once.
    */
-  readonly await: Effect.Effect<void> = Effect.async<void>((resume) => {
-    if (this.end !== undefined || this.head < this.items.length) return resume(Effect.void)
-    if (this.waiters.length >= MAX_WAITERS) this.wake()
-    this.waiters.push(resume)
-  })
+  get await(): Effect.Effect<void> {
+    return this.awaitEffect ??= Effect.async<void>((resume) => {
+      if (this.end !== undefined || this.head < this.items.length) return resume(Effect.void)
+      if (this.waiters.length >= MAX_WAITERS) this.wake()
+      this.waiters.push(resume)
+    })
+  }
 
   private ended<X>(onSuccess: () => Effect.Effect<X, E | Cause.NoSuchElementException>) {
     const end = this.end!
@@ -124,38 +130,42 @@ export class Inbox<A, E> {
   }
 
   /** One message; after the end: the failure, or `NoSuchElementException` when it ended cleanly. */
-  readonly take: Effect.Effect<A, E | Cause.NoSuchElementException> = Effect.suspend(() => {
-    if (this.head < this.items.length) return Exit.succeed(this.unsafePoll() as A)
-    if (this.end !== undefined) return this.ended(() => Exit.fail(new Cause.NoSuchElementException()))
-    return Effect.zipRight(this.await, this.take)
-  })
+  get take(): Effect.Effect<A, E | Cause.NoSuchElementException> {
+    return this.takeEffect ??= Effect.suspend(() => {
+      if (this.head < this.items.length) return Exit.succeed(this.unsafePoll() as A)
+      if (this.end !== undefined) return this.ended(() => Exit.fail(new Cause.NoSuchElementException()))
+      return Effect.zipRight(this.await, this.take)
+    })
+  }
 
   /**
    * Everything queued, waiting for at least one message; the flag is true when the inbox ended cleanly and
    * nothing is left. After a failure the queued messages come first, then the failure.
    */
-  readonly takeAll: Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E> = Effect.suspend(() => {
-    const items = this.items
-    const head = this.head
-    if (head < items.length) {
-      if (items.length - head > MAX_CHUNK) {
-        const taken = items.slice(head, head + MAX_CHUNK) as Array<A>
-        items.fill(undefined, head, head + MAX_CHUNK)
-        this.head = head + MAX_CHUNK
-        this.compact()
-        return Exit.succeed([Chunk.unsafeFromArray(taken), false] as const)
+  get takeAll(): Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E> {
+    return this.takeAllEffect ??= Effect.suspend(() => {
+      const items = this.items
+      const head = this.head
+      if (head < items.length) {
+        if (items.length - head > MAX_CHUNK) {
+          const taken = items.slice(head, head + MAX_CHUNK) as Array<A>
+          items.fill(undefined, head, head + MAX_CHUNK)
+          this.head = head + MAX_CHUNK
+          this.compact()
+          return Exit.succeed([Chunk.unsafeFromArray(taken), false] as const)
+        }
+        const taken = (head === 0 ? items : items.slice(head)) as Array<A>
+        this.items = []
+        this.head = 0
+        const ended = this.end !== undefined && this.end._tag === "Success"
+        return Exit.succeed([Chunk.unsafeFromArray(taken), ended] as const)
       }
-      const taken = (head === 0 ? items : items.slice(head)) as Array<A>
-      this.items = []
-      this.head = 0
-      const ended = this.end !== undefined && this.end._tag === "Success"
-      return Exit.succeed([Chunk.unsafeFromArray(taken), ended] as const)
-    }
-    if (this.end !== undefined) {
-      return this.ended(() => doneEmpty) as Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E>
-    }
-    return Effect.zipRight(this.await, this.takeAll)
-  })
+      if (this.end !== undefined) {
+        return this.ended(() => doneEmpty) as Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E>
+      }
+      return Effect.zipRight(this.await, this.takeAll)
+    })
+  }
 }
 
 /** An empty inbox. */
