@@ -156,6 +156,14 @@ function onOpen(this: WebSocket): void {
   const attempt = attemptOf(this)
   const connection = makeConnection(this, attempt.upgrade)
   attempt.upgrade = undefined // the upgrade response (and its socket state) is not needed once read
+  // the handshake's handlers are done with; starting the listener table afresh (rather than removing them one by
+  // one, which leaves its capacity as it was) keeps it small for the life of the connection
+  this.removeAllListeners()
+  this.on("error", onError)
+  this.on("message", onMessage)
+  this.on("ping", onPing)
+  this.on("pong", onPong)
+  this.on("close", onClose)
   attempt.listener.onOpen(connection)
   attempt.settle(Effect.succeed(connection))
 }
