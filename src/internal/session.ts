@@ -70,8 +70,8 @@ const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => {
 
 type Phase = "Open" | "Closing" | "Ended"
 
-/** Mutable per-session state; never shared between sessions. */
-class State {
+/** Mutable per-session state, and the engine's listener; never shared between sessions. */
+class State implements Engine.Listener {
   phase: Phase = "Open"
   connection: Engine.Connection | undefined = undefined
   /** What we sent in our Close, when we started (or forced) the close. */
@@ -94,6 +94,75 @@ class State {
     readonly ended: Signal.Signal<Option.Option<CloseReason>>,
     readonly transportClosed: Signal.Signal<void>
   ) {}
+
+  // the engine's callbacks: methods on the prototype rather than an object of closures per session
+  onOpen(connection: Engine.Connection): void {
+    const state = this
+    state.connection = connection
+  }
+  onMessage(data: string | Uint8Array): void {
+    const state = this
+    if (state.phase === "Ended" || state.released) return
+    state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
+    state.bufferedBytes += sizeOf(data)
+    state.bufferedCount++
+    if (
+      !state.paused && state.connection !== undefined &&
+      (state.bufferedBytes >= INCOMING_HIGH_WATER_BYTES || state.bufferedCount >= INCOMING_HIGH_WATER_COUNT)
+    ) {
+      state.paused = true
+      state.connection.pause()
+    }
+  }
+  onPing(payload: Uint8Array): void {
+    const state = this
+    // answered here, for every engine, so that a Ping never reaches `incoming`
+    if (state.phase === "Open" && state.connection !== undefined) state.connection.pong(payload)
+  }
+  onPong(payload: Uint8Array): void {
+    const state = this
+    if (
+      state.pendingPing !== undefined && state.pendingPong !== undefined && sameBytes(payload, state.pendingPing)
+    ) {
+      state.pendingPing = undefined
+      Deferred.unsafeDone(state.pendingPong, Exit.void)
+    }
+  }
+  onViolation(violation: Engine.Violation, code: number, message: string): void {
+    const state = this
+    failSession(
+      state,
+      violation,
+      new CloseReason({ code, message: "" }),
+      violation === "FrameTooBig" ? `Frame is too big: ${message}` : `Protocol violation by the peer: ${message}`
+    )
+  }
+  onClose(code: number, reason: string): void {
+    const state = this
+    state.transportClosed.unsafeDone(undefined)
+    if (state.phase === "Ended") return
+    if (state.sentReason !== undefined) {
+      // we started the close: the peer's answer (or its absence) changes nothing
+      return endSession(state, Option.some(state.sentReason), undefined)
+    }
+    if (code === 1006) {
+      const abnormal = new CloseReason({ code: 1006, message: "" })
+      return endSession(
+        state,
+        Option.some(abnormal),
+        new WebSocketException({
+          reason: "Closed",
+          message: "The connection was closed abnormally, without a Close frame",
+          closeReason: abnormal
+        })
+      )
+    }
+    endSession(
+      state,
+      Option.some(code === 1005 ? normal : new CloseReason({ code, message: reason })),
+      undefined
+    )
+  }
 }
 
 /** Ends the session once: completes `closeReason` and ends or fails `incoming`. */
@@ -130,81 +199,6 @@ const failSession = (
     Option.some(close),
     new WebSocketException({ reason, message, closeReason: close })
   )
-}
-
-/**
- * The engine's callbacks for one session. A class rather than an object of closures: its methods live once on the
- * prototype, which matters for many idle sessions.
- */
-class SessionListener implements Engine.Listener {
-  constructor(readonly state: State) {}
-  onOpen(connection: Engine.Connection): void {
-    const state = this.state
-    state.connection = connection
-  }
-  onMessage(data: string | Uint8Array): void {
-    const state = this.state
-    if (state.phase === "Ended" || state.released) return
-    state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
-    state.bufferedBytes += sizeOf(data)
-    state.bufferedCount++
-    if (
-      !state.paused && state.connection !== undefined &&
-      (state.bufferedBytes >= INCOMING_HIGH_WATER_BYTES || state.bufferedCount >= INCOMING_HIGH_WATER_COUNT)
-    ) {
-      state.paused = true
-      state.connection.pause()
-    }
-  }
-  onPing(payload: Uint8Array): void {
-    const state = this.state
-    // answered here, for every engine, so that a Ping never reaches `incoming`
-    if (state.phase === "Open" && state.connection !== undefined) state.connection.pong(payload)
-  }
-  onPong(payload: Uint8Array): void {
-    const state = this.state
-    if (
-      state.pendingPing !== undefined && state.pendingPong !== undefined && sameBytes(payload, state.pendingPing)
-    ) {
-      state.pendingPing = undefined
-      Deferred.unsafeDone(state.pendingPong, Exit.void)
-    }
-  }
-  onViolation(violation: Engine.Violation, code: number, message: string): void {
-    const state = this.state
-    failSession(
-      state,
-      violation,
-      new CloseReason({ code, message: "" }),
-      violation === "FrameTooBig" ? `Frame is too big: ${message}` : `Protocol violation by the peer: ${message}`
-    )
-  }
-  onClose(code: number, reason: string): void {
-    const state = this.state
-    state.transportClosed.unsafeDone(undefined)
-    if (state.phase === "Ended") return
-    if (state.sentReason !== undefined) {
-      // we started the close: the peer's answer (or its absence) changes nothing
-      return endSession(state, Option.some(state.sentReason), undefined)
-    }
-    if (code === 1006) {
-      const abnormal = new CloseReason({ code: 1006, message: "" })
-      return endSession(
-        state,
-        Option.some(abnormal),
-        new WebSocketException({
-          reason: "Closed",
-          message: "The connection was closed abnormally, without a Close frame",
-          closeReason: abnormal
-        })
-      )
-    }
-    endSession(
-      state,
-      Option.some(code === 1005 ? normal : new CloseReason({ code, message: reason })),
-      undefined
-    )
-  }
 }
 
 /** Called after the consumer took `count` messages of `bytes` total: resume reading when below the mark. */
@@ -280,7 +274,7 @@ export const make = (
     const connection = yield* Effect.acquireRelease(
       // acquisition is uninterruptible by default, which would keep `connectTimeout` (and the caller's
       // interruption) from aborting a handshake that never completes; the engine cleans up an aborted attempt
-      Effect.interruptible(connect(new SessionListener(state))),
+      Effect.interruptible(connect(state)),
       releaser(state)
     )
     state.connection = connection
