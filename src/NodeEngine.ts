@@ -75,9 +75,9 @@ const failureOf = (error: NodeJS.ErrnoException, url: URL): WebSocketException =
 }
 
 /**
- * One connection attempt and, once open, the connection's link to its session listener. The ws event handlers are
- * shared module-level functions that find it on the ws instance (`this` in an EventEmitter handler): no closures
- * per connection, which matters for many idle connections.
+ * One connection attempt, until the handshake ends. The ws event handlers are shared module-level functions that
+ * find it (and, once open, the session's listener alone) on the ws instance (`this` in an EventEmitter handler): no
+ * closures per connection, which matters for many idle connections.
  */
 class Attempt {
   settled = false
@@ -98,9 +98,11 @@ class Attempt {
   }
 }
 
-const attemptKey = Symbol("effect-websockets/NodeEngine/attempt")
-type Tracked = WebSocket & { [attemptKey]: Attempt }
-const attemptOf = (ws: WebSocket): Attempt => (ws as Tracked)[attemptKey]
+/** The ws instance's link to its attempt while the handshake runs, then to the session's listener alone. */
+const linkKey = Symbol("effect-websockets/NodeEngine/link")
+type Tracked = WebSocket & { [linkKey]: Attempt | Engine.Listener }
+const attemptOf = (ws: WebSocket): Attempt => (ws as Tracked)[linkKey] as Attempt
+const listenerOf = (ws: WebSocket): Engine.Listener => (ws as Tracked)[linkKey] as Engine.Listener
 
 function onUpgrade(this: WebSocket, response: IncomingMessage): void {
   attemptOf(this).upgrade = response
@@ -119,37 +121,41 @@ function onUnexpectedResponse(this: WebSocket, req: { destroy(): void }, respons
   ))
 }
 
-function onError(this: WebSocket, error: NodeJS.ErrnoException): void {
+function onHandshakeError(this: WebSocket, error: NodeJS.ErrnoException): void {
   const attempt = attemptOf(this)
-  if (!attempt.settled) return attempt.settle(Effect.fail(failureOf(error, attempt.url)))
+  attempt.settle(Effect.fail(failureOf(error, attempt.url)))
+}
+
+function onHandshakeClose(this: WebSocket): void {
+  const attempt = attemptOf(this)
+  attempt.settle(Effect.fail(
+    new WebSocketException({
+      reason: "Connect",
+      message: `Connection to ${redactUrl(attempt.url)} closed during the handshake`
+    })
+  ))
+}
+
+function onError(this: WebSocket, error: NodeJS.ErrnoException): void {
   const violation = violationOf(error)
-  if (violation !== undefined) attempt.listener.onViolation(violation.violation, violation.code, error.message)
+  if (violation !== undefined) listenerOf(this).onViolation(violation.violation, violation.code, error.message)
   // transport errors (ECONNRESET, …) are followed by "close" with 1006, which is what the session needs
 }
 
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
-  attemptOf(this).listener.onMessage(isBinary ? data : data.toString())
+  listenerOf(this).onMessage(isBinary ? data : data.toString())
 }
 
 function onPing(this: WebSocket, payload: Buffer): void {
-  attemptOf(this).listener.onPing(payload)
+  listenerOf(this).onPing(payload)
 }
 
 function onPong(this: WebSocket, payload: Buffer): void {
-  attemptOf(this).listener.onPong(payload)
+  listenerOf(this).onPong(payload)
 }
 
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
-  const attempt = attemptOf(this)
-  if (!attempt.settled) {
-    return attempt.settle(Effect.fail(
-      new WebSocketException({
-        reason: "Connect",
-        message: `Connection to ${redactUrl(attempt.url)} closed during the handshake`
-      })
-    ))
-  }
-  attempt.listener.onClose(code, reason.toString())
+  listenerOf(this).onClose(code, reason.toString())
 }
 
 function onOpen(this: WebSocket): void {
@@ -159,6 +165,8 @@ function onOpen(this: WebSocket): void {
   // the handshake's handlers are done with; starting the listener table afresh (rather than removing them one by
   // one, which leaves its capacity as it was) keeps it small for the life of the connection
   this.removeAllListeners()
+  // from here on the connection needs only the listener: the attempt (and its url) can go
+  ;(this as Tracked)[linkKey] = attempt.listener
   this.on("error", onError)
   this.on("message", onMessage)
   this.on("ping", onPing)
@@ -202,15 +210,13 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
       return
     }
     const attempt = new Attempt(request.url, listener, resume)
-    ;(ws as Tracked)[attemptKey] = attempt
+    ;(ws as Tracked)[linkKey] = attempt
     ws.binaryType = "nodebuffer"
+    // the handshake's handlers; `onOpen` replaces them with those of an open connection
     ws.on("upgrade", onUpgrade)
     ws.on("unexpected-response", onUnexpectedResponse)
-    ws.on("error", onError)
-    ws.on("message", onMessage)
-    ws.on("ping", onPing)
-    ws.on("pong", onPong)
-    ws.on("close", onClose)
+    ws.on("error", onHandshakeError)
+    ws.on("close", onHandshakeClose)
     ws.on("open", onOpen)
     return Effect.sync(() => {
       if (!attempt.settled) {
