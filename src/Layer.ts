@@ -14,7 +14,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { CloseReason } from "./CloseReason.js"
+import { CloseReason, normal } from "./CloseReason.js"
 import type { WebsocketContentConverter } from "./Converter.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
@@ -282,7 +282,7 @@ export const webSocketSession = (
 
 const closeReasonFor = (exit: Exit.Exit<unknown, unknown>): CloseReason =>
   Exit.isSuccess(exit)
-    ? new CloseReason({ code: CloseReason.Codes.NORMAL, message: "" })
+    ? normal
     : Cause.isInterruptedOnly(exit.cause)
     ? new CloseReason({ code: CloseReason.Codes.GOING_AWAY, message: "" })
     : new CloseReason({ code: CloseReason.Codes.INTERNAL_ERROR, message: "" })

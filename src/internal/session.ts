@@ -288,13 +288,13 @@ export const make = (
     return makeSession(state, connection, settings, url)
   })
 
-/** Closes with `reason` unless closed already, waits for the peer's Close, then makes sure the transport is gone. */
 /**
  * The session's finalizer, made outside `make` so that it keeps only `state` alive: a closure created inside `make`
  * would keep its whole scope (the `connect` function and, through it, the plugin's request) for the session's life.
  */
 const releaser = (state: State) => (connection: Engine.Connection) => release(state, connection, normal)
 
+/** Closes with `reason` unless closed already, waits for the peer's Close, then makes sure the transport is gone. */
 const release = (state: State, connection: Engine.Connection, reason: CloseReason) =>
   Effect.gen(function*() {
     if (state.phase === "Open") sendClose(state, reason)
