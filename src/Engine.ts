@@ -178,6 +178,11 @@ export interface Connection {
   readonly send: (data: string | Uint8Array, fin: boolean, onWritten?: (error?: Error) => void) => void
   readonly ping: (payload: Uint8Array) => void
   readonly pong: (payload: Uint8Array) => void
+  /**
+   * `false` when the transport cannot send Ping or Pong frames at all (the standard `WebSocket` API, whose
+   * runtime answers Pings itself): sending one fails with `Capability` instead of being dropped.
+   */
+  readonly controlFrames?: boolean | undefined
   /** Starts the closing handshake; `onClose` fires when the peer answers or the transport ends. */
   readonly close: (code: number, reason: string) => void
   /** Drops the transport at once, without a Close frame. */

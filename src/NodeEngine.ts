@@ -13,7 +13,9 @@ import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
 import { redactUrl } from "./internal/redact.js"
 
-const emptyPayload = Buffer.alloc(0)
+/** Made on first use: importing this module touches no Node global, so a browser bundle of the package root loads. */
+let emptyBuffer: Buffer | undefined
+const emptyPayload = (): Buffer => emptyBuffer ??= Buffer.alloc(0)
 
 // the four ways to send a data frame, allocated once rather than per message (ws copies them)
 const textFinal = { binary: false, fin: true } as const
@@ -289,10 +291,10 @@ class NodeConnection implements Engine.Connection {
     }
   }
   ping(payload: Uint8Array): void {
-    this.ws.ping(payload.length === 0 ? emptyPayload : toBuffer(payload))
+    this.ws.ping(payload.length === 0 ? emptyPayload() : toBuffer(payload))
   }
   pong(payload: Uint8Array): void {
-    this.ws.pong(payload.length === 0 ? emptyPayload : toBuffer(payload))
+    this.ws.pong(payload.length === 0 ? emptyPayload() : toBuffer(payload))
   }
   close(code: number, reason: string): void {
     this.ws.close(code, reason)

@@ -22,6 +22,9 @@ export * as Engine from "./Engine.js"
 /** The Node engine over `ws`. @since 0.1.0 */
 export * as NodeEngine from "./NodeEngine.js"
 
+/** The engine over the standard `WebSocket` class (browsers, Deno, Bun, workers). @since 0.1.0 */
+export * as BrowserEngine from "./BrowserEngine.js"
+
 /** The in-memory engine for tests. @since 0.1.0 */
 export * as TestEngine from "./TestEngine.js"
 

@@ -1,4 +1,4 @@
-import { it } from "@effect/vitest"
+import { describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Queue from "effect/Queue"
@@ -9,6 +9,7 @@ import { behaviourSuite } from "./behaviour/suite.js"
 // TestEngine in memory; time passes on the TestClock only.
 behaviourSuite({
   name: "TestEngine (in memory, TestClock)",
+  describe,
   test: (name, self, timeout) => it.scoped(name, self, timeout ?? 10_000),
   peer: (options) =>
     Effect.map(

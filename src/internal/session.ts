@@ -353,6 +353,14 @@ const write = (
         if (item.data.byteLength > Frame.MAX_CONTROL_PAYLOAD) {
           return Effect.dieMessage(`A ${item._tag} payload may hold at most ${Frame.MAX_CONTROL_PAYLOAD} bytes`)
         }
+        if (connection.controlFrames === false) {
+          return Effect.fail(
+            new WebSocketException({
+              reason: "Capability",
+              message: `The engine cannot send a ${item._tag} frame: it lacks PingCapability`
+            })
+          )
+        }
         if (item._tag === "Ping") connection.ping(item.data)
         else connection.pong(item.data)
         return undefined

@@ -9,6 +9,7 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import type { IncomingMessage } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 import { type WebSocket, WebSocketServer } from "ws"
 import { CloseReason, Frame, NodeEngine, type TestEngine } from "../../src/index.js"
@@ -29,7 +30,8 @@ const closeFrame = (code: number, reason: Buffer): Frame.Close =>
 /** A Close frame with any payload, written under ws (which refuses codes that may not be sent). */
 const rawClose = (payload: Uint8Array): Buffer => Buffer.concat([Buffer.from([0x88, payload.byteLength]), payload])
 
-const serverConnection = (
+/** The script's view of one `ws` server connection. */
+export const serverConnection = (
   socket: WebSocket,
   url: URL,
   headers: Record<string, string>,
@@ -105,6 +107,21 @@ const serverConnection = (
   }
 }
 
+/** The script's view of a connection `ws` has just accepted for `request`. */
+export const serverConnectionOf = (
+  socket: WebSocket,
+  request: IncomingMessage,
+  options: PeerOptions
+): TestEngine.ServerConnection => {
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (typeof value === "string") headers[name] = value
+  }
+  const protocols = (request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim())
+  const url = new URL(request.url ?? "/", `ws://${request.headers.host}`)
+  return serverConnection(socket, url, headers, protocols.filter((p) => p !== ""), options)
+}
+
 /** Starts a `ws` server for one test; it stops with the scope. */
 export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -129,13 +146,7 @@ export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope
         })
     )
     server.on("connection", (socket, request) => {
-      const headers: Record<string, string> = {}
-      for (const [name, value] of Object.entries(request.headers)) {
-        if (typeof value === "string") headers[name] = value
-      }
-      const protocols = (request.headers["sec-websocket-protocol"] ?? "").split(",").map((p) => p.trim())
-      const url = new URL(request.url ?? "/", `ws://${request.headers.host}`)
-      Queue.unsafeOffer(connections, serverConnection(socket, url, headers, protocols.filter((p) => p !== ""), options))
+      Queue.unsafeOffer(connections, serverConnectionOf(socket, request, options))
     })
     const port = (server.address() as AddressInfo).port
     return {

@@ -4,9 +4,13 @@
  * held to the same rules.
  *
  * A fixture gives the suite a peer (a server it can script through `TestEngine.ServerConnection`), the engine that
- * reaches it, a way to let time pass (`TestClock.adjust` in memory, real sleeps on sockets) and the `it` variant.
+ * reaches it, a way to let time pass (`TestClock.adjust` in memory, real sleeps on sockets), the `it` variant and
+ * what the engine cannot do (see docs/BrowserEngine.md): a rule the engine cannot keep is reported as not
+ * applicable, and a case checking what the engine does instead runs in its place.
+ *
+ * The suite needs no test runner: vitest registers it (test/*.behaviour.test.ts), and test/behaviour/runner.ts runs
+ * it in a browser page, Bun and Deno.
  */
-import { describe, expect } from "@effect/vitest"
 import type * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import type * as Duration from "effect/Duration"
@@ -18,6 +22,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Engine, Session, TestEngine } from "../../src/index.js"
 import { CloseReason, Frame, WebSocketException, WebSockets } from "../../src/index.js"
+import { expect } from "./expect.js"
 
 /** How the peer's protocol layer behaves. */
 export interface PeerOptions {
@@ -40,10 +45,26 @@ export interface Peer {
 /** A test body: an Effect that may use a Scope (closed when the test ends). */
 type Tester = (name: string, self: () => Effect.Effect<unknown, unknown, Scope.Scope>, timeout?: number) => void
 
+/**
+ * Something an engine may be unable to do, by the nature of its runtime (docs/BrowserEngine.md):
+ * - `handshakeStatus`: the status of a refused upgrade is not visible (browsers);
+ * - `pingFrames`: no Ping frames can be sent (the standard `WebSocket` API);
+ * - `readAfterClose`: once we sent our Close, the runtime drops data the peer still had in flight (browsers, Bun).
+ */
+export type Lack = "handshakeStatus" | "pingFrames" | "readAfterClose"
+
 /** What the suite needs from an engine. */
 export interface EngineFixture {
   readonly name: string
   readonly test: Tester
+  /** Groups the cases (vitest's `describe`; a runner without groups just calls `body`). */
+  readonly describe: (name: string, body: () => void) => void
+  /** What the engine cannot do; default: nothing. */
+  readonly lacks?: ReadonlyArray<Lack> | undefined
+  /** Records a rule the engine cannot keep, with the reason. */
+  readonly notApplicable?: ((name: string, lack: Lack) => void) | undefined
+  /** The close code that goes on the wire when the session sends `code`; default: `code` itself. */
+  readonly wireCloseCode?: ((code: number) => number) | undefined
   readonly peer: (options: PeerOptions) => Effect.Effect<Peer, never, Scope.Scope>
   /** Lets `duration` pass for the session's timers. */
   readonly advance: (duration: Duration.DurationInput) => Effect.Effect<void>
@@ -75,7 +96,20 @@ const failureOf = <A>(effect: Effect.Effect<A, WebSocketException>) =>
 
 /** Registers the suite for `fixture`. */
 export const behaviourSuite = (fixture: EngineFixture): void => {
-  const { advance, test } = fixture
+  const { advance, describe } = fixture
+  const lacks = new Set(fixture.lacks ?? [])
+  const wireCloseCode = fixture.wireCloseCode ?? ((code: number) => code)
+  /** Registers a case that needs what `lack` names, or records it as not applicable. */
+  const testUnless = (lack: Lack | undefined): Tester => (name, self, timeout) => {
+    if (lack === undefined || !lacks.has(lack)) return fixture.test(name, self, timeout)
+    if (fixture.notApplicable === undefined) throw new Error(`${fixture.name} lacks ${lack} but records no n/a`)
+    fixture.notApplicable(name, lack)
+  }
+  /** Registers a case checking what the engine does instead, only when it lacks `lack`. */
+  const testIf = (lack: Lack): Tester => (name, self, timeout) => {
+    if (lacks.has(lack)) fixture.test(name, self, timeout)
+  }
+  const test = testUnless(undefined)
 
   /** Starts a peer, then runs `f` with a session on it, under the plugin configured with `options`. */
   const withSession = <A, E>(
@@ -96,7 +130,9 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
     })
 
   describe(`behaviour on ${fixture.name}`, () => {
-    test("§2 a status other than 101: Handshake exception, expected status code 101 but was <status>", () =>
+    testUnless("handshakeStatus")(
+      "§2 a status other than 101: Handshake exception, expected status code 101 but was <status>",
+      () =>
       Effect.gen(function*() {
         const peer = yield* fixture.peer({ refuse: 403 })
         const error = yield* failureOf(
@@ -162,7 +198,9 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(yield* session.closeReason).toEqual(Option.some(reason(1000)))
         })))
 
-    test("we close: Close(r) is sent, closeReason is r, incoming delivers what was in flight, then ends", () =>
+    testUnless("readAfterClose")(
+      "we close: Close(r) is sent, closeReason is r, incoming delivers what was in flight, then ends",
+      () =>
       withSession({ ignoreClose: true }, {}, (session, server) =>
         Effect.gen(function*() {
           const ours = reason(4000, "client done")
@@ -214,7 +252,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
         })))
 
-    test("pings the peer answers keep the session open", () =>
+    testUnless("pingFrames")("pings the peer answers keep the session open", () =>
       withSession({}, { pingInterval: "100 millis", timeout: "1 second" }, (session, server) =>
         Effect.gen(function*() {
           yield* advance("1 second")
@@ -224,7 +262,9 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(ping._tag).toBe("Ping")
         })))
 
-    test("no Pong within timeout: Close(1011 Ping timeout) sent, closeReason is it, incoming fails PingTimeout", () =>
+    testUnless("pingFrames")(
+      "no Pong within timeout: Close(1011 Ping timeout) sent, closeReason is it, incoming fails PingTimeout",
+      () =>
       withSession({ ignorePings: true }, { pingInterval: "100 millis", timeout: "200 millis" }, (session, server) =>
         Effect.gen(function*() {
           const drained = yield* Effect.fork(Effect.flip(Stream.runDrain(session.incoming)))
@@ -249,7 +289,63 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(error.reason).toBe("FrameTooBig")
           expect(yield* session.closeReason).toEqual(Option.some(reason(1009)))
           const close = yield* receiveUntil(server, Frame.isClose)
-          expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1009))
+          expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(wireCloseCode(1009)))
+        })))
+
+    // What an engine does instead of the rules it cannot keep (docs/BrowserEngine.md).
+
+    testIf("handshakeStatus")("a refused upgrade whose status the runtime hides: Connect, with no status", () =>
+      Effect.gen(function*() {
+        const peer = yield* fixture.peer({ refuse: 403 })
+        const error = yield* failureOf(
+          WebSockets.webSocket(peer.url, () => Effect.void).pipe(
+            Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
+          )
+        )
+        expect(error.reason).toBe("Connect")
+        expect(error.status).toBeUndefined()
+      }))
+
+    testIf("pingFrames")("without Ping frames: a pingInterval fails with Capability, nothing connected", () =>
+      Effect.gen(function*() {
+        const peer = yield* fixture.peer({})
+        const error = yield* failureOf(
+          WebSockets.webSocket(peer.url, () => Effect.void).pipe(
+            Effect.provide(WebSockets.layer({ pingInterval: "100 millis" }).pipe(Layer.provide(peer.engine)))
+          )
+        )
+        expect(error.reason).toBe("Capability")
+        expect(error.message).toContain("pingInterval")
+      }))
+
+    testIf("pingFrames")("without Ping frames: sending a Ping or a Pong fails with Capability; the peer's Pings are answered", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          expect((yield* failureOf(session.send(Frame.ping(new Uint8Array([1]))))).reason).toBe("Capability")
+          expect((yield* failureOf(session.send(Frame.pong(new Uint8Array([1]))))).reason).toBe("Capability")
+          // the runtime answers the peer's Pings by itself
+          yield* server.send(Frame.ping(new Uint8Array([4, 2])))
+          const pong = yield* server.receive
+          expect(pong._tag).toBe("Pong")
+          expect(pong.data).toEqual(new Uint8Array([4, 2]))
+          yield* session.send("still open")
+          expect(yield* server.receive).toEqual(Frame.text("still open"))
+        })))
+
+    testIf("readAfterClose")("we close: Close(r) is sent, closeReason is r, incoming ends once the peer answers", () =>
+      withSession({ ignoreClose: true }, {}, (session, server) =>
+        Effect.gen(function*() {
+          const ours = reason(4000, "client done")
+          yield* session.send("before")
+          yield* session.close(ours)
+          expect(yield* server.receive).toEqual(Frame.text("before"))
+          expect(closeOf(yield* server.receive)).toEqual(Option.some(ours))
+          // the runtime drops what the peer still sends, but the session ends as it should
+          yield* server.send("in flight")
+          yield* server.close(ours)
+          yield* collect(session)
+          expect(yield* session.closeReason).toEqual(Option.some(ours))
+          expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
         })))
   })
 }

@@ -1,0 +1,82 @@
+/**
+ * The behaviour suite's peer, seen from a runtime under test: each peer lives in the Node host (host.ts) and is
+ * scripted through the control protocol, behind the same `TestEngine.ServerConnection` interface the suite uses
+ * everywhere. Runs wherever `fetch` does.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { CloseReason } from "../../../src/CloseReason.js"
+import type * as Engine from "../../../src/Engine.js"
+import * as Frame from "../../../src/Frame.js"
+import type * as TestEngine from "../../../src/TestEngine.js"
+import type { Peer, PeerOptions } from "../suite.js"
+import type { Command, NextConnection, Received, StartedPeer } from "./protocol.js"
+import { decodeFrame, encodeFrame } from "./protocol.js"
+
+/** Sends a command to the host; a broken control channel is a defect of the test, not a result. */
+const call = <A>(base: string, command: Command): Effect.Effect<A> =>
+  Effect.tryPromise({
+    try: async (signal) => {
+      const response = await fetch(`${base}/rpc`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(command),
+        signal
+      })
+      const text = await response.text()
+      if (!response.ok) throw new Error(`host answered ${response.status} to ${command.op}: ${text}`)
+      return JSON.parse(text) as A
+    },
+    catch: (error) => error
+  }).pipe(Effect.orDie)
+
+const serverConnection = (base: string, next: NextConnection): TestEngine.ServerConnection => {
+  const conn = next.conn
+  const receive = Effect.flatMap(
+    call<Received>(base, { op: "conn.receive", conn }),
+    ({ frame }) => frame === null ? Effect.fail(new Cause.NoSuchElementException()) : Effect.succeed(decodeFrame(frame))
+  )
+  const send = (data: string | Uint8Array | Frame.Frame) => {
+    const frame = typeof data === "string" ? Frame.text(data) : data instanceof Uint8Array ? Frame.binary(data) : data
+    return call<unknown>(base, { op: "conn.send", conn, frame: encodeFrame(frame) }).pipe(Effect.asVoid)
+  }
+  return {
+    request: {
+      url: new URL(next.url),
+      headers: next.headers,
+      protocols: next.protocols,
+      deflate: undefined,
+      maxFrameSize: 0
+    },
+    incoming: Stream.repeatEffectOption(Effect.mapError(receive, () => Option.none())),
+    receive,
+    received: Effect.map(
+      call<ReadonlyArray<Parameters<typeof decodeFrame>[0]>>(base, { op: "conn.received", conn }),
+      (frames) => frames.map(decodeFrame)
+    ),
+    send,
+    close: (reason = new CloseReason({ code: 1000, message: "" })) => send(Frame.close(reason)),
+    drop: call<unknown>(base, { op: "conn.drop", conn }).pipe(Effect.asVoid),
+    closed: call<unknown>(base, { op: "conn.closed", conn }).pipe(Effect.asVoid)
+  }
+}
+
+/** Peers run by the host at `base`, reached with `engine`; each stops with its scope. */
+export const remotePeer = (base: string, engine: Layer.Layer<Engine.Engine>) =>
+(options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      call<StartedPeer>(base, { op: "peer.start", options }),
+      ({ peer }) => call<unknown>(base, { op: "peer.stop", peer })
+    ),
+    ({ peer, url }) => ({
+      url,
+      engine,
+      nextConnection: Effect.map(call<NextConnection>(base, { op: "peer.next", peer }), (next) =>
+        serverConnection(base, next))
+    })
+  )
