@@ -1,0 +1,73 @@
+/**
+ * The behaviour suite on `BrowserEngine.layer` in the runtimes it is for: headless Chromium (Debian's package),
+ * Bun and Deno (the npm packages' binaries), each with its own global `WebSocket`, against peers on 127.0.0.1.
+ * A runtime that is missing fails here with the command that installs it (`npm run setup` does all of them).
+ *
+ * Each run reports every case as passed, failed or not applicable; a case may be not applicable only for what
+ * docs/BrowserEngine.md says the runtime cannot do, and then a case checking what it does instead must pass.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { bundleSuite, type RunReport, startHost } from "./behaviour/remote/host.js"
+import { runInChromium, runInPackaged } from "./behaviour/remote/runtimes.js"
+import type { Lack } from "./behaviour/suite.js"
+
+/** What docs/BrowserEngine.md says each runtime lacks: exactly these cases may be not applicable. */
+const documentedLacks: Record<string, ReadonlyArray<Lack>> = {
+  chromium: ["handshakeStatus", "pingFrames", "readAfterClose"],
+  bun: ["pingFrames", "readAfterClose"],
+  deno: ["pingFrames"]
+}
+
+let bundle = ""
+const reports: Array<RunReport> = []
+
+beforeAll(async () => {
+  bundle = await bundleSuite()
+}, 60_000)
+
+afterAll(() => {
+  // the table of the closing note: one row per runtime
+  const rows = reports.map((report) => {
+    const count = (outcome: string) => report.results.filter((r) => r.outcome === outcome).length
+    return `| ${report.runtime} | ${count("passed")} | ${count("failed")} | ${count("not applicable")} |`
+  })
+  console.log(["| runtime | passed | failed | not applicable |", "|---|---|---|---|", ...rows].join("\n"))
+})
+
+const run = async (runtime: "chromium" | "bun" | "deno") => {
+  const host = await startHost(bundle)
+  try {
+    const report = runtime === "chromium" ? await runInChromium(host) : await runInPackaged(runtime, host, bundle)
+    reports.push(report)
+    return report
+  } finally {
+    await host.close()
+  }
+}
+
+const check = (report: RunReport, runtime: string) => {
+  expect(report.error).toBeUndefined()
+  expect(report.runtime).toBe(runtime)
+  const failed = report.results.filter((r) => r.outcome === "failed")
+  expect(failed.map((r) => `${r.name}\n${r.detail}`)).toEqual([])
+  const lacks = new Set(
+    report.results.filter((r) => r.outcome === "not applicable").map((r) => r.detail.replace("lacks ", ""))
+  )
+  expect([...lacks].sort()).toEqual([...documentedLacks[runtime]!].sort())
+  // the whole suite ran: the rules every engine keeps, and the replacements for what this one lacks
+  expect(report.results.filter((r) => r.outcome === "passed").length).toBeGreaterThanOrEqual(10)
+}
+
+describe("BrowserEngine in real runtimes (behaviour suite over 127.0.0.1)", () => {
+  it("Chromium (headless, /usr/bin/chromium via playwright-core): the behaviour suite passes", async () => {
+    check(await run("chromium"), "chromium")
+  }, 150_000)
+
+  it("Bun (the bun npm package's binary): the behaviour suite passes", async () => {
+    check(await run("bun"), "bun")
+  }, 150_000)
+
+  it("Deno (the deno npm package's binary): the behaviour suite passes", async () => {
+    check(await run("deno"), "deno")
+  }, 150_000)
+})
