@@ -7,8 +7,9 @@
  * docs/BrowserEngine.md says the runtime cannot do, and then a case checking what it does instead must pass.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startDemo } from "../examples/browser/serve.js"
 import { bundleSuite, type RunReport, startHost } from "./behaviour/remote/host.js"
-import { runInChromium, runInPackaged } from "./behaviour/remote/runtimes.js"
+import { CHROMIUM, runInChromium, runInPackaged } from "./behaviour/remote/runtimes.js"
 import type { Lack } from "./behaviour/suite.js"
 
 /** What docs/BrowserEngine.md says each runtime lacks: exactly these cases may be not applicable. */
@@ -70,4 +71,24 @@ describe("BrowserEngine in real runtimes (behaviour suite over 127.0.0.1)", () =
   it("Deno (the deno npm package's binary): the behaviour suite passes", async () => {
     check(await run("deno"), "deno")
   }, 150_000)
+
+  it("the browser demo (npm run demo:browser) runs the echo tour in Chromium", async () => {
+    const { server, url } = await startDemo(0)
+    const { chromium } = await import("playwright-core")
+    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] })
+    try {
+      const page = await browser.newPage()
+      await page.goto(url)
+      await page.waitForSelector("body[data-status]", { timeout: 30_000 })
+      const log = await page.textContent("#log")
+      expect(await page.getAttribute("body", "data-status")).toBe("done")
+      expect(log).toContain(`text   → "Hello WebSocket!" came back as a Text frame`)
+      expect(log).toContain("binary → deadbeef")
+      expect(log).toContain(`a browser says "typed hello"`)
+      expect(log).toContain(`close  → CloseReason(NORMAL=1000, "bye")`)
+    } finally {
+      await browser.close()
+      server.close()
+    }
+  }, 60_000)
 })
