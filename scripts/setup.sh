@@ -22,9 +22,17 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# Bun and Deno come from npm (devDependencies `bun` and `deno`): their binaries are in the platform packages.
-for binary in node_modules/@oven/bun-*/bin/bun node_modules/@deno/*/deno; do
-  if [ ! -x "$binary" ]; then
-    echo "setup: no Bun or Deno binary found ($binary); run: npm install" >&2
-  fi
-done
+# Bun and Deno come from npm (devDependencies `bun` and `deno`); their install scripts move the binaries out of the
+# platform packages, so look in both places.
+any_executable() {
+  for file in "$@"; do
+    if [ -x "$file" ]; then return 0; fi
+  done
+  return 1
+}
+if ! any_executable node_modules/bun/bin/bun.exe node_modules/@oven/bun-*/bin/bun; then
+  echo "setup: no Bun binary in node_modules; run: npm install" >&2
+fi
+if ! any_executable node_modules/deno/deno node_modules/@deno/*/deno; then
+  echo "setup: no Deno binary in node_modules; run: npm install" >&2
+fi

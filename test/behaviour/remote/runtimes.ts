@@ -7,7 +7,7 @@
  * A runtime that is missing throws an error that says how to install it.
  */
 import { spawn } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -20,20 +20,24 @@ export const RUN_DEADLINE_MILLIS = 120_000
 
 export const CHROMIUM = "/usr/bin/chromium"
 
-/** The binary of an npm-packaged runtime, or an error naming the command that installs it. */
+/**
+ * The binary of an npm-packaged runtime, or an error naming the command that installs it. The package's install
+ * script moves (Bun) or links (Deno) the binary from the platform package into its own folder; when install scripts
+ * did not run, it is still in the platform package.
+ */
 const packagedBinary = (name: "bun" | "deno"): string => {
   const arch = process.arch === "arm64" ? (name === "bun" ? "aarch64" : "arm64") : "x64"
   const candidates = name === "bun"
-    ? [`@oven/bun-linux-${arch}/bin/bun`, `@oven/bun-linux-${arch}-baseline/bin/bun`, `@oven/bun-darwin-${arch}/bin/bun`]
-    : [`@deno/linux-${arch}-glibc/deno`, `@deno/darwin-${arch}/deno`]
+    ? ["bun/bin/bun.exe", `@oven/bun-linux-${arch}/bin/bun`, `@oven/bun-linux-${arch}-baseline/bin/bun`]
+    : ["deno/deno", `@deno/linux-${arch}-glibc/deno`]
   for (const candidate of candidates) {
     const path = join(root, "node_modules", candidate)
-    if (existsSync(path)) return path
+    // before the install script runs, bun/bin/bun.exe is a small placeholder
+    if (existsSync(path) && statSync(path).size > 1_000_000) return path
   }
   throw new Error(
-    `${name} is not installed: its binary ships in the optional dependency of the "${name}" devDependency ` +
-      `(looked for node_modules/${candidates.join(", node_modules/")}). Run \`npm install\` (or ` +
-      `\`rm -rf node_modules/${candidates[0]!.split("/").slice(0, 2).join("/")} && npm install\` if its bin/ is empty).`
+    `${name} is not installed: its binary ships with the "${name}" devDependency and its platform package ` +
+      `(looked for node_modules/${candidates.join(", node_modules/")}). Run \`npm install\`.`
   )
 }
 
