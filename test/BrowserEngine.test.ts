@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { build } from "esbuild"
+import { createServer } from "node:net"
 import { fileURLToPath } from "node:url"
 import { WebSocket, WebSocketServer } from "ws"
 import { BrowserEngine, CloseReason, Engine, Frame, WebSocketException, WebSockets } from "../src/index.js"
@@ -227,6 +228,38 @@ describe("BrowserEngine", () => {
         WebSockets.webSocket("ws://127.0.0.1:1/", () => Effect.void).pipe(Effect.provide(plugin(WsLive)))
       )
       expect(unreachable.reason).toBe("Connect")
+    }))
+
+  it.scopedLive("no answer to the upgrade within connectTimeout: Timeout, and the attempt is abandoned", () =>
+    Effect.gen(function*() {
+      const sockets: Array<import("node:net").Socket> = []
+      let ended = 0
+      const silent = yield* Effect.acquireRelease(
+        Effect.async<import("node:net").Server>((resume) => {
+          const server = createServer((socket) => {
+            sockets.push(socket)
+            socket.on("close", () => ended++)
+            socket.resume()
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) =>
+          Effect.async<void>((resume) => {
+            for (const socket of sockets) socket.destroy()
+            server.close(() => resume(Effect.void))
+          })
+      )
+      const port = (silent.address() as { port: number }).port
+      const error = yield* Effect.flip(
+        WebSockets.webSocket(`ws://127.0.0.1:${port}/`, () => Effect.void).pipe(
+          Effect.provide(plugin(WsLive, { connectTimeout: "300 millis" }))
+        )
+      )
+      expect(error.reason).toBe("Timeout")
+      yield* Effect.sleep("100 millis")
+      // the abandoned attempt closed its socket: the server saw it end
+      expect(sockets.length).toBe(1)
+      expect(ended).toBe(1)
     }))
 
   it.scopedLive("send waits while the runtime's bufferedAmount is above the high-water mark, and goes on once it drains", () =>
