@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDemo } from "../examples/browser/serve.js"
 import { bundleSuite, type RunReport, startHost } from "./behaviour/remote/host.js"
-import { CHROMIUM, runInChromium, runInPackaged } from "./behaviour/remote/runtimes.js"
+import type { Browser } from "playwright-core"
+import { launchChromium, runInChromium, runInPackaged } from "./behaviour/remote/runtimes.js"
 import type { Lack } from "./behaviour/suite.js"
 
 /** What docs/BrowserEngine.md says each runtime lacks: exactly these cases may be not applicable. */
@@ -21,12 +22,15 @@ const documentedLacks: Record<string, ReadonlyArray<Lack>> = {
 
 let bundle = ""
 const reports: Array<RunReport> = []
+/** One Chromium for the suite and the demo: starting it is the slowest part of a run. */
+let browser: Promise<Browser> | undefined
 
 beforeAll(async () => {
   bundle = await bundleSuite()
 }, 60_000)
 
-afterAll(() => {
+afterAll(async () => {
+  await browser?.then((b) => b.close(), () => {})
   // the table of the closing note: one row per runtime
   const rows = reports.map((report) => {
     const count = (outcome: string) => report.results.filter((r) => r.outcome === outcome).length
@@ -38,7 +42,9 @@ afterAll(() => {
 const run = async (runtime: "chromium" | "bun" | "deno") => {
   const host = await startHost(bundle)
   try {
-    const report = runtime === "chromium" ? await runInChromium(host) : await runInPackaged(runtime, host, bundle)
+    const report = runtime === "chromium"
+      ? await runInChromium(await (browser ??= launchChromium()), host)
+      : await runInPackaged(runtime, host, bundle)
     reports.push(report)
     return report
   } finally {
@@ -74,10 +80,9 @@ describe("BrowserEngine in real runtimes (behaviour suite over 127.0.0.1)", () =
 
   it("the browser demo (npm run demo:browser) runs the echo tour in Chromium", async () => {
     const { server, url } = await startDemo(0)
-    const { chromium } = await import("playwright-core")
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ["--no-sandbox"] })
+    const context = await (await (browser ??= launchChromium())).newContext()
     try {
-      const page = await browser.newPage()
+      const page = await context.newPage()
       await page.goto(url)
       await page.waitForSelector("body[data-status]", { timeout: 30_000 })
       const log = await page.textContent("#log")
@@ -87,7 +92,7 @@ describe("BrowserEngine in real runtimes (behaviour suite over 127.0.0.1)", () =
       expect(log).toContain(`a browser says "typed hello"`)
       expect(log).toContain(`close  → CloseReason(NORMAL=1000, "bye")`)
     } finally {
-      await browser.close()
+      await context.close()
       server.close()
     }
   }, 60_000)

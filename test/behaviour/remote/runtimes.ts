@@ -11,6 +11,7 @@ import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
+import type { Browser } from "playwright-core"
 import type { Host, RunReport } from "./host.js"
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
@@ -56,8 +57,8 @@ const withDeadline = <A>(promise: Promise<A>, what: string, millis = RUN_DEADLIN
     )
   })
 
-/** Runs the suite in headless Chromium on the host's test page. */
-export const runInChromium = async (host: Host): Promise<RunReport> => {
+/** Starts headless Chromium (Debian's), or fails with the command that installs it. */
+export const launchChromium = async (): Promise<Browser> => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `Chromium is not installed at ${CHROMIUM}: run \`npm run setup\` as root, or ` +
@@ -65,15 +66,19 @@ export const runInChromium = async (host: Host): Promise<RunReport> => {
     )
   }
   const { chromium } = await import("playwright-core")
-  const browser = await chromium.launch({
+  return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     // root in a container has no user namespace for the sandbox
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
   })
+}
+
+/** Runs the suite in a fresh page of `browser` on the host's test page. */
+export const runInChromium = async (browser: Browser, host: Host): Promise<RunReport> => {
   const console: Array<string> = []
+  const context = await browser.newContext()
   try {
-    const context = await browser.newContext()
     const page = await context.newPage()
     page.on("console", (message) => console.push(message.text()))
     page.on("pageerror", (error) => console.push(`page error: ${error.stack ?? error.message}`))
@@ -82,7 +87,7 @@ export const runInChromium = async (host: Host): Promise<RunReport> => {
   } catch (error) {
     throw new Error(`${(error as Error).message}\nChromium console:\n${console.join("\n")}`)
   } finally {
-    await browser.close()
+    await context.close()
   }
 }
 
