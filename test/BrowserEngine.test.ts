@@ -71,7 +71,7 @@ const plugin = (engine: Layer.Layer<Engine.Engine>, options: WebSockets.Options 
   WebSockets.layer(options).pipe(Layer.provide(engine))
 
 describe("BrowserEngine", () => {
-  it("declares what the standard API can do: no pings ever; headers and deflate only where the class offers them", () => {
+  it("declares what the standard API can do: never pings; headers and deflate where the class offers them", () => {
     const plain = BrowserEngine.makeConstructor(WebSocket as unknown as BrowserEngine.WebSocketConstructor)
     expect([...plain.capabilities].sort()).toEqual(
       [Engine.MaxFrameSizeCapability, Engine.ProtocolsCapability, Engine.WebSocketCapability].sort()
@@ -143,7 +143,7 @@ describe("BrowserEngine", () => {
       expect(plain.reason).toBe("Capability")
     }))
 
-  it.scopedLive("headers go out where the class takes them; URL credentials become Basic auth, never part of the URL", () =>
+  it.scopedLive("headers go where the class takes them; URL credentials become Basic auth, never part of the URL", () =>
     Effect.gen(function*() {
       const seen: Array<Record<string, string | Array<string> | undefined>> = []
       const url = yield* server((_socket, request) => seen.push(request.headers))
@@ -173,7 +173,7 @@ describe("BrowserEngine", () => {
       expect(seen.length).toBe(1)
     }))
 
-  it.scopedLive("a close code the runtime refuses goes out as 4000 + (code − 1000): 1011 → 4011, 1001 → 4001", () =>
+  it.scopedLive("a code the runtime refuses is sent as 4000 + (code − 1000): 1011 → 4011, 1001 → 4001", () =>
     Effect.gen(function*() {
       const codes: Array<number> = []
       const url = yield* server((socket) => socket.on("close", (code) => codes.push(code)))
@@ -197,7 +197,7 @@ describe("BrowserEngine", () => {
       expect(codes).toEqual([4011, 4001, 4321])
     }))
 
-  it.scopedLive("maxFrameSize counts a text message in UTF-8 bytes: 5 × é (10 bytes) passes, 6 × é fails FrameTooBig", () =>
+  it.scopedLive("maxFrameSize counts text in UTF-8 bytes: 5 × é (10 bytes) passes, 6 × é fails FrameTooBig", () =>
     Effect.gen(function*() {
       const url = yield* server((socket) => {
         socket.send("ééééé")
@@ -262,7 +262,7 @@ describe("BrowserEngine", () => {
       expect(ended).toBe(1)
     }))
 
-  it.scopedLive("send waits while the runtime's bufferedAmount is above the high-water mark, and goes on once it drains", () =>
+  it.scopedLive("send waits while the runtime's bufferedAmount is over the high-water mark, goes on once drained", () =>
     Effect.gen(function*() {
       const sockets: Array<WebSocket> = []
       const url = yield* server((socket) => {
@@ -300,7 +300,7 @@ describe("BrowserEngine", () => {
       yield* Stream.runDrain(session.incoming).pipe(Effect.fork)
     }))
 
-  it("bundles for a browser without Node modules: BrowserEngine and the plugin pull in neither ws nor NodeEngine", async () => {
+  it("a browser bundle of BrowserEngine and the plugin holds no Node module: neither ws nor NodeEngine", async () => {
     const result = await build({
       stdin: {
         contents: `

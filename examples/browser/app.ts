@@ -39,7 +39,8 @@ const tour = (url: string) =>
       const binary = yield* session.receive
       yield* log(`binary → ${hex(Frame.readBytes(binary))} (${binary._tag} frame)`)
 
-      yield* session.sendSerialized(Greeting, new Greeting({ from: "a browser", text: "typed hello", sentAt: new Date() }))
+      const greeting = new Greeting({ from: "a browser", text: "typed hello", sentAt: new Date() })
+      yield* session.sendSerialized(Greeting, greeting)
       const back = yield* session.receiveDeserialized(Greeting)
       yield* log(`json   → ${back.from} says "${back.text}" at ${back.sentAt.toISOString()} (a Date again)`)
 

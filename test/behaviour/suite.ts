@@ -110,6 +110,9 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
     if (lacks.has(lack)) fixture.test(name, self, timeout)
   }
   const test = testUnless(undefined)
+  const withStatus = testUnless("handshakeStatus")
+  const afterClose = testUnless("readAfterClose")
+  const pings = testUnless("pingFrames")
 
   /** Starts a peer, then runs `f` with a session on it, under the plugin configured with `options`. */
   const withSession = <A, E>(
@@ -130,9 +133,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
     })
 
   describe(`behaviour on ${fixture.name}`, () => {
-    testUnless("handshakeStatus")(
-      "§2 a status other than 101: Handshake exception, expected status code 101 but was <status>",
-      () =>
+    withStatus("§2 a status other than 101: Handshake exception, expected status code 101 but was <status>", () =>
       Effect.gen(function*() {
         const peer = yield* fixture.peer({ refuse: 403 })
         const error = yield* failureOf(
@@ -198,9 +199,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(yield* session.closeReason).toEqual(Option.some(reason(1000)))
         })))
 
-    testUnless("readAfterClose")(
-      "we close: Close(r) is sent, closeReason is r, incoming delivers what was in flight, then ends",
-      () =>
+    afterClose("we close: Close(r) is sent, closeReason is r, incoming delivers what was in flight, then ends", () =>
       withSession({ ignoreClose: true }, {}, (session, server) =>
         Effect.gen(function*() {
           const ours = reason(4000, "client done")
@@ -252,7 +251,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
         })))
 
-    testUnless("pingFrames")("pings the peer answers keep the session open", () =>
+    pings("pings the peer answers keep the session open", () =>
       withSession({}, { pingInterval: "100 millis", timeout: "1 second" }, (session, server) =>
         Effect.gen(function*() {
           yield* advance("1 second")
@@ -262,9 +261,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(ping._tag).toBe("Ping")
         })))
 
-    testUnless("pingFrames")(
-      "no Pong within timeout: Close(1011 Ping timeout) sent, closeReason is it, incoming fails PingTimeout",
-      () =>
+    pings("no Pong within timeout: Close(1011 Ping timeout) sent, closeReason is it, incoming fails PingTimeout", () =>
       withSession({ ignorePings: true }, { pingInterval: "100 millis", timeout: "200 millis" }, (session, server) =>
         Effect.gen(function*() {
           const drained = yield* Effect.fork(Effect.flip(Stream.runDrain(session.incoming)))
@@ -318,7 +315,7 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
         expect(error.message).toContain("pingInterval")
       }))
 
-    testIf("pingFrames")("without Ping frames: sending a Ping or a Pong fails with Capability; the peer's Pings are answered", () =>
+    testIf("pingFrames")("no Ping frames: sending a Ping or Pong fails with Capability; peer Pings are answered", () =>
       withSession({}, {}, (session, server) =>
         Effect.gen(function*() {
           expect((yield* failureOf(session.send(Frame.ping(new Uint8Array([1]))))).reason).toBe("Capability")
