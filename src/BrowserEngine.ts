@@ -155,7 +155,8 @@ class BrowserConnection implements Engine.Connection {
 
   constructor(
     private readonly socket: WebSocketLike,
-    private readonly url: URL,
+    /** For handshake errors only, and dropped once open: the connection keeps no URL (and no password). */
+    private url: URL | undefined,
     private readonly maxFrameSize: number,
     private readonly listener: Engine.Listener,
     private onSettled: ((effect: Effect.Effect<Engine.Connection, WebSocketException>) => void) | undefined
@@ -198,6 +199,7 @@ class BrowserConnection implements Engine.Connection {
   private onOpen(): void {
     if (this.settled) return
     this.opened = true
+    this.url = undefined
     // the standard API shows neither the status nor the headers of the answer: `open` means it was 101
     this.handshake = {
       status: 101,
@@ -240,7 +242,7 @@ class BrowserConnection implements Engine.Connection {
     this.fail(new Error("The WebSocket is closed"))
     if (!this.opened) {
       const status = statusIn(this.errorMessage)
-      const where = redactUrl(this.url)
+      const where = redactUrl(this.url!)
       return this.settle(Effect.fail(
         status !== undefined && status !== 101
           ? new WebSocketException({
