@@ -13,10 +13,13 @@
 import * as MsgPack from "@effect/platform/MsgPack"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { WebsocketDeserializeException } from "./Errors.js"
 import * as Frame from "./Frame.js"
+import * as Json from "./internal/json.js"
+import * as MsgPackCheck from "./internal/msgpack.js"
 
 /**
  * A converter between Schema-typed values and frames.
@@ -99,9 +102,12 @@ const stringify = (encoded: unknown): Either.Either<string, ParseError> => {
   try {
     const text: unknown = JSON.stringify(encoded)
     // JSON.stringify(undefined) is undefined: parseJson rejects it as not a string, so does this
-    return typeof text === "string"
-      ? Either.right(text)
-      : Either.left(new ParseResult.ParseError({ issue: new ParseResult.Type(Schema.String.ast, text) }))
+    if (typeof text !== "string") {
+      return Either.left(new ParseResult.ParseError({ issue: new ParseResult.Type(Schema.String.ast, text) }))
+    }
+    // NaN and ±Infinity would go out as null, which the same schema rejects on the other side: refuse them here
+    const nonFinite = Json.nonFinite(encoded, text)
+    return nonFinite === undefined ? Either.right(text) : Either.left(jsonFailure(encoded, nonFinite))
   } catch (error) {
     return Either.left(jsonFailure(encoded, error))
   }
@@ -109,10 +115,37 @@ const stringify = (encoded: unknown): Either.Either<string, ParseError> => {
 
 const parse = (text: string): Either.Either<unknown, ParseError> => {
   try {
-    return Either.right(JSON.parse(text))
+    return Either.right(Json.parse(text))
   } catch (error) {
     return Either.left(jsonFailure(text, error))
   }
+}
+
+const tooDeep = (actual: unknown): ParseError =>
+  new ParseResult.ParseError({
+    issue: new ParseResult.Type(parseJsonAst, actual, "The value is nested too deeply to be processed")
+  })
+
+/**
+ * Runs a schema's encoder or decoder so that a stack overflow (a recursive schema over a deeply nested value)
+ * becomes a ParseError instead of a defect. A synchronous schema throws while it is called; an asynchronous one
+ * could only throw once its Effect runs, hence the second guard.
+ */
+const guarded = <In, Out>(
+  run: (input: In) => Effect.Effect<Out, ParseError>,
+  input: In
+): Effect.Effect<Out, ParseError> => {
+  let result: Effect.Effect<Out, ParseError>
+  try {
+    result = run(input)
+  } catch (error) {
+    if (Json.isStackOverflow(error)) return Either.left(tooDeep(input))
+    throw error
+  }
+  return Either.isEither(result)
+    ? result
+    : Effect.catchSomeDefect(result, (defect) =>
+      Json.isStackOverflow(defect) ? Option.some(Effect.fail(tooDeep(input))) : Option.none())
 }
 
 /**
@@ -129,21 +162,44 @@ const jsonText = <A, I>(schema: Schema.Schema<A, I, never>): Codec<A, string> =>
   const decode = Schema.decodeUnknown(schema)
   const codec: Codec<A, string> = {
     encode: (value) => {
-      const encoded = encode(value)
+      const encoded = guarded(encode, value)
       return Either.isEither(encoded)
         ? Either.flatMap(encoded as Either.Either<I, ParseError>, stringify)
         : Effect.flatMap(encoded, stringify)
     },
     decode: (text) => {
       const json = parse(text)
-      return Either.isLeft(json) ? Either.left(json.left) : decode(json.right)
+      return Either.isLeft(json) ? Either.left(json.left) : guarded(decode, json.right)
     }
   }
   jsonTextCache.set(schema, codec)
   return codec
 }
-const jsonBytes = cachedCodec((schema) => Schema.compose(Utf8String, Schema.parseJson(schema)))
+const readUtf8 = Schema.decodeEither(Utf8String)
+
+/** A Binary frame holding UTF-8 JSON: checked as UTF-8, then read exactly as a Text frame is. */
+const jsonBytes = <A, I>(schema: Schema.Schema<A, I, never>, bytes: Uint8Array): Effect.Effect<A, ParseError> => {
+  const text = readUtf8(bytes)
+  return Either.isLeft(text) ? Either.left(text.left) : jsonText(schema).decode(text.right)
+}
+
 const msgpackBytes = cachedCodec((schema) => MsgPack.schema(schema))
+
+/**
+ * MessagePack bytes decoded with `schema`. msgpackr decodes the reserved byte 0xC1 as a sentinel object rather than
+ * failing, so bytes holding 0xC1 anywhere get the structural check first (see internal/msgpack.ts).
+ */
+const msgpackDecode = <A, I>(schema: Schema.Schema<A, I, never>, bytes: Uint8Array): Effect.Effect<A, ParseError> => {
+  if (bytes.indexOf(0xc1) !== -1) {
+    const problem = MsgPackCheck.malformation(bytes)
+    if (problem !== undefined) {
+      return Either.left(
+        new ParseResult.ParseError({ issue: new ParseResult.Type(Schema.Uint8ArrayFromSelf.ast, bytes, problem) })
+      )
+    }
+  }
+  return guarded(msgpackBytes(schema).decode, bytes)
+}
 
 const notApplicable = (frame: Frame.Frame, name: string) =>
   new WebsocketDeserializeException({
@@ -191,7 +247,7 @@ export const json: WebsocketContentConverter = {
     frame._tag === "Text"
       ? readTextFrame(jsonText(schema).decode(frame.data), frame)
       : frame._tag === "Binary"
-      ? Effect.mapError(jsonBytes(schema).decode(frame.data), deserializeFailure(frame))
+      ? readTextFrame(jsonBytes(schema, frame.data), frame)
       : Effect.fail(notApplicable(frame, "JSON")),
   isApplicable: (frame) => frame._tag === "Text" || frame._tag === "Binary"
 }
@@ -204,10 +260,11 @@ export const json: WebsocketContentConverter = {
  * @category converters
  */
 export const msgpack: WebsocketContentConverter = {
-  serialize: (schema, value) => Effect.map(msgpackBytes(schema).encode(value), (bytes) => Frame.binary(bytes)),
+  serialize: (schema, value) =>
+    Effect.map(guarded(msgpackBytes(schema).encode, value), (bytes) => Frame.binary(bytes)),
   deserialize: (schema, frame) =>
     frame._tag === "Binary"
-      ? Effect.mapError(msgpackBytes(schema).decode(frame.data), deserializeFailure(frame))
+      ? Effect.mapError(msgpackDecode(schema, frame.data), deserializeFailure(frame))
       : Effect.fail(notApplicable(frame, "MessagePack")),
   isApplicable: (frame) => frame._tag === "Binary"
 }

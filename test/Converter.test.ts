@@ -133,3 +133,100 @@ describe("Converter.msgpack (API.md §6, @effect/platform MsgPack)", () => {
       expect(error.message).toContain("name")
     }))
 })
+
+/** A recursive schema: each level of nesting is one more recursion of the decoder. */
+interface Tree {
+  readonly children: ReadonlyArray<Tree>
+}
+const Tree: Schema.Schema<Tree> = Schema.Struct({ children: Schema.Array(Schema.suspend(() => Tree)) })
+const nestedTree = (depth: number): string => "{\"children\":[".repeat(depth) + "{\"children\":[]}" + "]}".repeat(depth)
+const AnyRecord = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+
+describe("Converter.json refuses hostile JSON without a defect (README: Serialization)", () => {
+  it.effect("100,000 levels of nesting under a recursive schema: WebsocketDeserializeException, not a stack overflow", () =>
+    Effect.gen(function*() {
+      const text = nestedTree(100_000)
+      for (const frame of [Frame.text(text), Frame.binary(new TextEncoder().encode(text))]) {
+        const error = yield* deserializeError(Converter.json, Tree, frame)
+        expect(ParseResult.isParseError(error.cause)).toBe(true)
+        expect(error.message).toContain("nested too deeply")
+      }
+      // a shallow tree still decodes with the same schema
+      expect(yield* Converter.json.deserialize(Tree, Frame.text(nestedTree(50)))).toBeDefined()
+    }))
+
+  it.effect("a __proto__ key never becomes the prototype of a decoded object (Schema.Record)", () =>
+    Effect.gen(function*() {
+      for (
+        const text of [
+          `{"__proto__":{"polluted":"yes"},"a":1}`,
+          // the same key written with escapes
+          `{"\\u005f_proto__":{"polluted":"yes"},"a":1}`,
+          `{"nested":{"__proto__":{"polluted":"yes"}},"a":1}`
+        ]
+      ) {
+        const value = (yield* Converter.json.deserialize(AnyRecord, Frame.text(text))) as Record<string, unknown>
+        expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+        expect((value as { polluted?: unknown }).polluted).toBeUndefined()
+        expect(value["a"]).toBe(1)
+        const nested = value["nested"] as Record<string, unknown> | undefined
+        if (nested !== undefined) expect(Object.getPrototypeOf(nested)).toBe(Object.prototype)
+        expect(({} as { polluted?: unknown }).polluted).toBeUndefined()
+      }
+      // text that merely mentions __proto__ in a value is untouched
+      const value = yield* Converter.json.deserialize(AnyRecord, Frame.text(`{"k":"__proto__ \\u00e9"}`))
+      expect(value).toEqual({ k: "__proto__ é" })
+    }))
+
+  it.effect("NaN and ±Infinity are refused with a ParseError naming them, not sent as null", () =>
+    Effect.gen(function*() {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const error = yield* Effect.flip(Converter.json.serialize(Schema.Number, bad))
+        expect(ParseResult.isParseError(error)).toBe(true)
+        expect(error.message).toContain(`${bad} cannot be represented in JSON`)
+        const nested = yield* Effect.flip(
+          Converter.json.serialize(Schema.Struct({ xs: Schema.Array(Schema.Number) }), { xs: [1, bad] })
+        )
+        expect(nested.message).toContain(`${bad} cannot be represented in JSON`)
+      }
+      // null itself, and strings holding "null", still go out
+      const frame = yield* Converter.json.serialize(Schema.Struct({ a: Schema.Null, b: Schema.String }), {
+        a: null,
+        b: "null"
+      })
+      expect(frame).toEqual(Frame.text(`{"a":null,"b":"null"}`))
+    }))
+})
+
+describe("Converter.msgpack refuses malformed MessagePack (README: Serialization)", () => {
+  it.effect("the reserved byte 0xC1 as a value is a WebsocketDeserializeException, wherever it stands", () =>
+    Effect.gen(function*() {
+      for (const bytes of [[0xc1], [0x92, 0x01, 0xc1], [0x81, 0xa1, 0x61, 0xc1], [0x81, 0xc1, 0x01]]) {
+        const error = yield* deserializeError(Converter.msgpack, Schema.Unknown, Frame.binary(Uint8Array.from(bytes)))
+        expect(ParseResult.isParseError(error.cause)).toBe(true)
+        expect(error.message).toContain("0xC1")
+      }
+    }))
+
+  it.effect("0xC1 inside a number, a string or binary data is data, not a reserved type byte", () =>
+    Effect.gen(function*() {
+      const value = { n: 0xc1, s: "\u00c1", b: new Uint8Array([0xc1, 0xc1]), f: -1.5e-300 }
+      const frame = Frame.binary(pack(value))
+      expect(Array.from(Frame.readBytes(frame))).toContain(0xc1)
+      const back = (yield* Converter.msgpack.deserialize(Schema.Unknown, frame)) as typeof value
+      expect(back.n).toBe(0xc1)
+      expect(back.s).toBe("\u00c1")
+      expect(Array.from(back.b)).toEqual([0xc1, 0xc1])
+      expect(back.f).toBe(-1.5e-300)
+    }))
+
+  it.effect("truncated MessagePack (with or without a 0xC1 byte) and trailing bytes are refused", () =>
+    Effect.gen(function*() {
+      for (
+        const bytes of [[], [0xa5, 0x61], [0x93, 0x01], [0xcd, 0x01], [0xc5, 0x00, 0x03, 0xc1], [0x92, 0xcc], [1, 2]]
+      ) {
+        const error = yield* deserializeError(Converter.msgpack, Schema.Unknown, Frame.binary(Uint8Array.from(bytes)))
+        expect(ParseResult.isParseError(error.cause)).toBe(true)
+      }
+    }))
+})

@@ -208,3 +208,55 @@ describe("Ktor serialization scenarios", () => {
       })
     }))
 })
+
+describe("hostile and unrepresentable values over a real socket (README: Serialization)", () => {
+  interface Tree {
+    readonly children: ReadonlyArray<Tree>
+  }
+  const Tree: Schema.Schema<Tree> = Schema.Struct({ children: Schema.Array(Schema.suspend(() => Tree)) })
+
+  it.scopedLive("100,000-level nested JSON under a recursive schema: WebsocketDeserializeException; next one reads", () =>
+    Effect.gen(function*() {
+      const { session } = yield* connected({ contentConverter: Converter.json })
+      const depth = 100_000
+      yield* session.send("{\"children\":[".repeat(depth) + "{\"children\":[]}" + "]}".repeat(depth))
+      yield* session.sendSerialized(Tree, { children: [{ children: [] }] })
+      const error = yield* deserializeError(session.receiveDeserialized(Tree))
+      expect(ParseResult.isParseError(error.cause)).toBe(true)
+      expect(error.message).toContain("nested too deeply")
+      expect(yield* session.receiveDeserialized(Tree)).toEqual({ children: [{ children: [] }] })
+    }))
+
+  it.scopedLive("{\"__proto__\": …} read with Schema.Record gives a plain object; nothing is polluted", () =>
+    Effect.gen(function*() {
+      const { session } = yield* connected({ contentConverter: Converter.json })
+      yield* session.send(`{"__proto__":{"polluted":"yes"},"kept":"1"}`)
+      const value = yield* session.receiveDeserialized(Schema.Record({ key: Schema.String, value: Schema.Unknown }))
+      expect(Object.getPrototypeOf(value)).toBe(Object.prototype)
+      expect((value as { polluted?: unknown }).polluted).toBeUndefined()
+      expect(value).toEqual({ kept: "1" })
+    }))
+
+  it.scopedLive("sendSerialized of NaN or Infinity fails with a ParseError and sends nothing", () =>
+    Effect.gen(function*() {
+      const { server, session } = yield* connected({ contentConverter: Converter.json })
+      const Reading = Schema.Struct({ value: Schema.Number })
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const error = yield* Effect.flip(session.sendSerialized(Reading, { value: bad }))
+        expect(ParseResult.isParseError(error)).toBe(true)
+      }
+      yield* session.sendSerialized(Reading, { value: 1 })
+      expect(yield* session.receiveDeserialized(Reading)).toEqual({ value: 1 })
+      expect(server.received.map((m) => m.data.toString())).toEqual([`{"value":1}`])
+    }))
+
+  it.scopedLive("MessagePack with the reserved byte 0xC1: WebsocketDeserializeException; next message reads", () =>
+    Effect.gen(function*() {
+      const { session } = yield* connected({ contentConverter: Converter.msgpack })
+      yield* session.send(new Uint8Array([0x92, 0x01, 0xc1]))
+      yield* session.sendSerialized(Message, message)
+      const error = yield* deserializeError(session.receiveDeserialized(Schema.Unknown))
+      expect(error.message).toContain("0xC1")
+      expect(yield* session.receiveDeserialized(Message)).toEqual(message)
+    }))
+})

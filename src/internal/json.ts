@@ -1,0 +1,55 @@
+/**
+ * JSON from a peer, read safely: `JSON.parse` itself is iterative and safe against deep nesting, but it makes
+ * `__proto__` an own key, which a schema that copies keys by assignment (`Schema.Record`) then turns into the
+ * prototype of the value it builds. And JSON cannot carry NaN or ±Infinity: `JSON.stringify` quietly writes `null`,
+ * which the same schema then rejects on the other side.
+ *
+ * Both checks cost a native substring search per message on the common path; the slow path only runs when the text
+ * could hold the problem.
+ */
+
+/** Drops `__proto__` keys (a reviver returning `undefined` deletes the key from its holder). */
+const dropProtoKeys = (key: string, value: unknown): unknown => key === "__proto__" ? undefined : value
+
+/**
+ * `JSON.parse` that never yields an object with a `__proto__` own key. The key may be written with escapes
+ * (`"\u005f_proto__"`), so any text holding `\u` takes the slow path too; JSON.stringify itself escapes only
+ * control characters and lone surrogates, so that is rare.
+ */
+export const parse = (text: string): unknown =>
+  text.includes("__proto__") || text.includes("\\u") ? JSON.parse(text, dropProtoKeys) : JSON.parse(text)
+
+class NonFinite {
+  constructor(readonly key: string, readonly value: number) {}
+}
+
+const refuseNonFinite = (key: string, value: unknown): unknown => {
+  if (typeof value === "number" && !Number.isFinite(value)) throw new NonFinite(key, value)
+  return value
+}
+
+/**
+ * Why `encoded` (already turned into `text` by `JSON.stringify`) cannot be sent as JSON, or `undefined`. NaN and
+ * ±Infinity come out as `null`, so only a text holding `null` needs the second, checking pass; it runs
+ * `JSON.stringify` again so that `toJSON` methods are seen exactly as the first pass saw them.
+ */
+export const nonFinite = (encoded: unknown, text: string): string | undefined => {
+  if (!text.includes("null")) return undefined
+  try {
+    JSON.stringify(encoded, refuseNonFinite)
+    return undefined
+  } catch (error) {
+    if (!(error instanceof NonFinite)) throw error
+    const where = error.key === "" ? "" : ` (at key ${JSON.stringify(error.key)})`
+    return `${error.value} cannot be represented in JSON${where}`
+  }
+}
+
+/**
+ * Whether `error` is the engine's stack overflow: a recursive schema decoding (or encoding) a deeply nested value
+ * recurses once per level. V8 and JavaScriptCore throw a RangeError "Maximum call stack size exceeded",
+ * SpiderMonkey an InternalError "too much recursion".
+ */
+export const isStackOverflow = (error: unknown): boolean =>
+  error instanceof Error && (error instanceof RangeError || error.name === "InternalError") &&
+  /call stack|recursion/i.test(error.message)
