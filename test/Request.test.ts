@@ -6,7 +6,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { WebSockets } from "../src/index.js"
+import { WebSocketException, WebSockets } from "../src/index.js"
 import { resolve } from "../src/internal/request.js"
 import { live } from "./helpers/layers.js"
 import { server, type TestServer } from "./helpers/wsServer.js"
@@ -184,5 +184,86 @@ describe("§2 ws / wss builders", () => {
         Effect.flip
       )
       expect(error.reason).toBe("Connect")
+    }))
+})
+
+describe("the object form is checked before anything connects (README: Connecting)", () => {
+  /** Opens `request` against `srv` and returns the failure; the server must have seen no connection. */
+  const refused = (srv: TestServer, request: WebSockets.Request) =>
+    Effect.gen(function*() {
+      const error = yield* WebSockets.webSocket(request, () => Effect.void).pipe(Effect.provide(live()), Effect.flip)
+      expect(error).toBeInstanceOf(WebSocketException)
+      expect(error.reason).toBe("Connect")
+      expect(error.message).not.toContain("Invalid URL")
+      expect(error.message).not.toContain("Invalid WebSocket URL")
+      expect(srv.connections.length).toBe(0)
+      return error
+    })
+
+  it.scopedLive("a port outside 1–65535 or not an integer: Connect naming port, nothing connected", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      for (const port of [99999, -1, 0, 65536, 37135.9, Number.NaN, "80" as unknown as number]) {
+        const error = yield* refused(srv, { url: srv.url("/"), port })
+        expect(error.message).toContain("port")
+      }
+    }))
+
+  it.scopedLive("a host that is not a host name or IP address: Connect naming host, nothing connected", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      for (const host of ["not a host!", "a!b", "", "evil.com/path", "user@127.0.0.1", "127.0.0.1:80", "-x.com", "a..b"]) {
+        const error = yield* refused(srv, { url: srv.url("/"), host })
+        expect(error.message).toContain("host")
+      }
+    }))
+
+  it.effect("host names, IPv4 and IPv6 addresses (bare or in brackets) and IDN names are accepted", () =>
+    Effect.sync(() => {
+      expect(resolve({ host: "example.com", port: 8080 }).url.host).toBe("example.com:8080")
+      expect(resolve({ host: "127.0.0.1" }).url.hostname).toBe("127.0.0.1")
+      expect(resolve({ host: "::1", port: 9000 }).url.host).toBe("[::1]:9000")
+      expect(resolve({ host: "[::1]" }).url.hostname).toBe("[::1]")
+      expect(resolve({ host: "bücher.example" }).url.hostname).toBe("xn--bcher-kva.example")
+      expect(resolve({ host: "my_host.local." }).url.hostname).toBe("my_host.local.")
+    }))
+
+  it.scopedLive("a header value with CR or LF (plain or Redacted): Connect naming the header, never its value", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const values = ["a\r\nx-injected: 1", "a\nb", "a\rb", "nul\u0000", Redacted.make("s3cret\r\nx: 1")]
+      for (const value of values) {
+        const error = yield* refused(srv, { url: srv.url("/"), headers: { "x-token": value } })
+        expect(error.message).toContain("x-token")
+        expect(error.message).not.toContain("s3cret")
+        expect(error.message).not.toContain("injected")
+      }
+      const badName = yield* refused(srv, { url: srv.url("/"), headers: { "x bad\r\n": "v" } })
+      expect(badName.message).toContain("header name")
+      const viaPlatform = yield* refused(
+        srv,
+        HttpClientRequest.get(srv.url("/")).pipe(HttpClientRequest.setHeader("x-platform", "a\r\nb"))
+      )
+      expect(viaPlatform.message).toContain("x-platform")
+    }))
+
+  it.scopedLive("subprotocols must be tokens: Connect naming protocols, nothing connected", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const error = yield* refused(srv, { url: srv.url("/"), protocols: ["chat", "bad protocol"] })
+      expect(error.message).toContain("protocols[1]")
+    }))
+
+  it.scopedLive("path keeps its whole query string, further ? included", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const { call, request } = yield* roundTrip(srv, {
+        host: "127.0.0.1",
+        port: srv.port,
+        path: "/p?token=a?b&c=1"
+      })
+      expect(request.url).toBe("/p?token=a?b&c=1")
+      expect(call.url.searchParams.get("token")).toBe("a?b")
+      expect(call.url.searchParams.get("c")).toBe("1")
     }))
 })

@@ -65,15 +65,98 @@ const withScheme = (url: URL, scheme: Scheme): URL => {
   return rebuilt
 }
 
+/** RFC 9110 token characters: header names and subprotocols. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/**
+ * A header value may hold tabs, visible ASCII and Latin-1 (what Node's HTTP client sends): no CR, LF, NUL, other
+ * control characters, or characters beyond U+00FF.
+ */
+const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/
+/** One DNS label (letters, digits, hyphens; underscores are tolerated as resolvers do), after IDNA mapping. */
+const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/
+
+/** Checks one header; the message names the field and never shows its value (it may be a secret). */
+const checkHeader = (name: string, value: string): void => {
+  if (!TOKEN.test(name)) throw new InvalidRequest(`Invalid request: header name ${JSON.stringify(name)} is not a token`)
+  if (INVALID_VALUE.test(value)) {
+    throw new InvalidRequest(
+      `Invalid request: the value of header "${name}" holds a character a header may not carry (CR, LF, another ` +
+        "control character, or one beyond U+00FF)"
+    )
+  }
+}
+
 const plainHeaders = (
   headers: Readonly<Record<string, string | Redacted.Redacted>> | undefined
 ): Record<string, string> => {
   const out: Record<string, string> = {}
   if (headers === undefined) return out
   for (const [name, value] of Object.entries(headers)) {
-    out[name] = Redacted.isRedacted(value) ? Redacted.value(value) : value
+    const plain = Redacted.isRedacted(value) ? Redacted.value(value) : value
+    if (typeof plain !== "string") {
+      throw new InvalidRequest(`Invalid request: the value of header "${name}" is not a string`)
+    }
+    checkHeader(name, plain)
+    out[name] = plain
   }
   return out
+}
+
+const checkProtocols = (protocols: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const seen = new Set<string>()
+  protocols.forEach((protocol, i) => {
+    if (typeof protocol !== "string" || !TOKEN.test(protocol)) {
+      throw new InvalidRequest(`Invalid request: protocols[${i}] is not a valid subprotocol name`)
+    }
+    if (seen.has(protocol)) throw new InvalidRequest(`Invalid request: protocols[${i}] repeats "${protocol}"`)
+    seen.add(protocol)
+  })
+  return protocols
+}
+
+const checkPort = (port: unknown): number => {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidRequest(`Invalid request: port must be an integer from 1 to 65535 (got ${String(port)})`)
+  }
+  return port
+}
+
+/** The host as the URL will hold it (IDNA-mapped, IPv6 in brackets), or a failure naming the field. */
+const checkHost = (host: unknown): string => {
+  const refuse = () =>
+    new InvalidRequest(`Invalid request: host must be a host name or an IP address (got ${JSON.stringify(host)})`)
+  if (typeof host !== "string" || host === "") throw refuse()
+  // an IPv6 address, bare or in brackets
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
+  if (bare.includes(":")) {
+    try {
+      return new URL(`ws://[${bare}]/`).hostname
+    } catch {
+      throw refuse()
+    }
+  }
+  // anything that would be read as a port, a path, user info or a query is not part of a host
+  if (/[\s/?#@:\\[\]%]/.test(host)) throw refuse()
+  let mapped: string
+  try {
+    mapped = new URL(`ws://${host}/`).hostname
+  } catch {
+    throw refuse()
+  }
+  // IPv4 addresses pass too: URL has normalised them to dotted decimal
+  if (!HOST_NAME.test(mapped)) throw refuse()
+  return mapped
+}
+
+/** Splits a `path` option at its first `?`: everything after it (further `?` included) is the query. */
+const applyPath = (url: URL, path: unknown): void => {
+  if (typeof path !== "string") throw new InvalidRequest("Invalid request: path must be a string")
+  // WebSocket URLs have no fragment (RFC 6455 §3)
+  if (path.includes("#")) throw new InvalidRequest("Invalid request: path must not hold a fragment (#)")
+  const query = path.indexOf("?")
+  url.pathname = query === -1 ? path : path.slice(0, query)
+  // a path without a query keeps the url's own
+  if (query !== -1) url.search = path.slice(query + 1)
 }
 
 /** Resolves a request; throws `InvalidRequest` for an unusable URL. */
@@ -88,20 +171,27 @@ export const resolve = (request: Request, forced?: Scheme): ResolvedRequest => {
     const protocols = http.headers["sec-websocket-protocol"]
     const headers: Record<string, string> = { ...http.headers }
     delete headers["sec-websocket-protocol"]
+    for (const [name, value] of Object.entries(headers)) checkHeader(name, value)
     return {
       url: parseUrl(made.right, forced),
       headers,
-      protocols: protocols === undefined ? [] : protocols.split(",").map((p) => p.trim()).filter((p) => p !== "")
+      protocols: checkProtocols(
+        protocols === undefined ? [] : protocols.split(",").map((p) => p.trim()).filter((p) => p !== "")
+      )
     }
   }
   const options = request as RequestOptions
-  const url = parseUrl(options.url ?? `${forced ?? "ws"}://localhost/`, forced)
-  if (options.host !== undefined) url.hostname = options.host
-  if (options.port !== undefined) url.port = String(options.port)
-  if (options.path !== undefined) {
-    const [pathname, search] = options.path.split("?", 2) as [string, string | undefined]
-    url.pathname = pathname
-    if (search !== undefined) url.search = search
+  if (options.method !== undefined && options.method !== "GET") {
+    throw new InvalidRequest(`Invalid request: method must be "GET" (got ${JSON.stringify(options.method)})`)
   }
-  return { url, headers: plainHeaders(options.headers), protocols: options.protocols ?? [] }
+  // the parts are checked before the URL is touched: URL setters silently ignore what they cannot parse
+  const host = options.host === undefined ? undefined : checkHost(options.host)
+  const port = options.port === undefined ? undefined : checkPort(options.port)
+  const headers = plainHeaders(options.headers)
+  const protocols = checkProtocols(options.protocols ?? [])
+  const url = parseUrl(options.url ?? `${forced ?? "ws"}://localhost/`, forced)
+  if (host !== undefined) url.hostname = host
+  if (port !== undefined) url.port = String(port)
+  if (options.path !== undefined) applyPath(url, options.path)
+  return { url, headers, protocols }
 }
