@@ -6,12 +6,14 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import type { IncomingMessage } from "node:http"
 import type { Socket } from "node:net"
+import type { ConnectionOptions } from "node:tls"
 import WebSocket from "ws"
 import * as Engine from "./Engine.js"
-import { WebSocketException } from "./Errors.js"
-import { redactUrl } from "./internal/redact.js"
+import type { WebSocketException } from "./Errors.js"
+import * as HandshakeErrors from "./internal/handshakeErrors.js"
 
 /** Made on first use: importing this module touches no Node global, so a browser bundle of the package root loads. */
 let emptyBuffer: Buffer | undefined
@@ -22,6 +24,49 @@ const textFinal = { binary: false, fin: true } as const
 const textFragment = { binary: false, fin: false } as const
 const binaryFinal = { binary: true, fin: true } as const
 const binaryFragment = { binary: true, fin: false } as const
+// …and the same, uncompressed: for messages under `compressIfBiggerThan` when permessage-deflate is on
+const textFinalPlain = { binary: false, fin: true, compress: false } as const
+const textFragmentPlain = { binary: false, fin: false, compress: false } as const
+const binaryFinalPlain = { binary: true, fin: true, compress: false } as const
+const binaryFragmentPlain = { binary: true, fin: false, compress: false } as const
+
+/**
+ * Whether a message is under the compression threshold, in UTF-8 bytes as ws counts them. A string's UTF-8 length
+ * lies between its length and three times it, so only strings in between are measured.
+ */
+const belowThreshold = (data: string | Uint8Array, threshold: number): boolean => {
+  if (typeof data !== "string") return data.byteLength < threshold
+  if (data.length >= threshold) return false
+  return data.length * 3 < threshold || Buffer.byteLength(data) < threshold
+}
+
+/** The ws send options for a frame: compressed (when deflate was agreed) unless under `threshold`. */
+const sendOptions = (data: string | Uint8Array, fin: boolean, threshold: number) => {
+  if (threshold > 0 && belowThreshold(data, threshold)) {
+    return typeof data === "string"
+      ? (fin ? textFinalPlain : textFragmentPlain)
+      : fin
+      ? binaryFinalPlain
+      : binaryFragmentPlain
+  }
+  return typeof data === "string" ? (fin ? textFinal : textFragment) : fin ? binaryFinal : binaryFragment
+}
+
+/** ws's default `threshold`: messages under 1024 bytes go uncompressed unless `compressIfBiggerThan` says otherwise. */
+const DEFAULT_COMPRESS_THRESHOLD = 1024
+
+/** ws reads `maxPayload` as a 32-bit integer (`| 0`): anything larger would wrap around and disable the limit. */
+const MAX_WS_PAYLOAD = 0x7fffffff
+
+/**
+ * ws checks `maxPayload` against the compressed size of a message as well as its inflated size, so a message that
+ * does not compress (random bytes grow by a few bytes under deflate) would be refused at exactly `maxFrameSize`.
+ * With permessage-deflate offered, ws gets this much more room and the exact limit is applied to the inflated
+ * message here (`onLimitedMessage`): memory still stays within about `maxFrameSize` per message. An eighth covers
+ * the worst expansion of a sane deflate encoder (fixed Huffman codes: 9 bits per literal byte) plus block headers.
+ */
+const compressedAllowance = (maxFrameSize: number): number =>
+  Math.min(MAX_WS_PAYLOAD, maxFrameSize + Math.ceil(maxFrameSize / 8) + 1024)
 
 /** `ws` error codes for a message over `maxPayload`; every other receiver error is a protocol violation. */
 const tooBigCodes = new Set(["WS_ERR_UNSUPPORTED_MESSAGE_LENGTH", "WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH"])
@@ -50,30 +95,16 @@ const flatHeaders = (message: IncomingMessage): Record<string, string> => {
 const toBuffer = (bytes: Uint8Array): Buffer =>
   Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 
-const failureOf = (error: NodeJS.ErrnoException, url: URL): WebSocketException => {
-  const where = redactUrl(url)
+/** The error for a ws `error` event during the handshake. */
+const failureOf = (error: NodeJS.ErrnoException, attempt: Attempt): WebSocketException => {
   // Node's HTTP parser rejects an answer that is not HTTP (HPE_* codes): a handshake failure, not a connect one
   if (typeof error.code === "string" && error.code.startsWith("HPE_")) {
-    return new WebSocketException({
-      reason: "Handshake",
-      message: `Handshake exception with ${where}: malformed upgrade answer (${error.code})`,
-      cause: error
-    })
+    return HandshakeErrors.malformedAnswer(attempt.url, error.code, error)
   }
   // Errors created by ws for a bad upgrade answer carry no `code`; socket, DNS and TLS errors do.
-  if (typeof error.code === "string") {
-    return new WebSocketException({
-      reason: "Connect",
-      message: `Could not connect to ${where}: ${error.code}`,
-      cause: error
-    })
-  }
-  return new WebSocketException({
-    reason: "Handshake",
-    message: `Handshake exception with ${where}: ${error.message}`,
-    status: 101,
-    cause: error
-  })
+  if (typeof error.code === "string") return HandshakeErrors.connectFailed(attempt.url, error)
+  const chosen = attempt.upgrade?.headers["sec-websocket-protocol"]
+  return HandshakeErrors.answerRejected(attempt.url, error.message, attempt.protocols, chosen)
 }
 
 /**
@@ -84,6 +115,11 @@ const failureOf = (error: NodeJS.ErrnoException, url: URL): WebSocketException =
 class Attempt {
   settled = false
   upgrade: IncomingMessage | undefined = undefined
+  /** The subprotocols offered, for the error when the server refuses them. */
+  protocols: ReadonlyArray<string> = []
+  /** With permessage-deflate offered: the exact limit of an inflated message, and the compression threshold. */
+  inflatedLimit: number | undefined = undefined
+  compressThreshold = 0
   constructor(
     readonly url: URL,
     readonly listener: Engine.Listener,
@@ -114,28 +150,23 @@ function onUnexpectedResponse(this: WebSocket, req: { destroy(): void }, respons
   const status = response.statusCode ?? 0
   response.resume()
   req.destroy()
-  attemptOf(this).settle(Effect.fail(
-    new WebSocketException({
-      reason: "Handshake",
-      message: `Handshake exception, expected status code 101 but was ${status}`,
-      status
-    })
+  const attempt = attemptOf(this)
+  // a 101 arrives here when it lacks the upgrade headers: saying "expected 101 but was 101" would help nobody
+  attempt.settle(Effect.fail(
+    status === 101
+      ? HandshakeErrors.notUpgraded(attempt.url, response.headers)
+      : HandshakeErrors.unexpectedStatus(status)
   ))
 }
 
 function onHandshakeError(this: WebSocket, error: NodeJS.ErrnoException): void {
   const attempt = attemptOf(this)
-  attempt.settle(Effect.fail(failureOf(error, attempt.url)))
+  attempt.settle(Effect.fail(failureOf(error, attempt)))
 }
 
 function onHandshakeClose(this: WebSocket): void {
   const attempt = attemptOf(this)
-  attempt.settle(Effect.fail(
-    new WebSocketException({
-      reason: "Connect",
-      message: `Connection to ${redactUrl(attempt.url)} closed during the handshake`
-    })
-  ))
+  attempt.settle(Effect.fail(HandshakeErrors.closedDuringHandshake(attempt.url)))
 }
 
 function onError(this: WebSocket, error: NodeJS.ErrnoException): void {
@@ -145,6 +176,19 @@ function onError(this: WebSocket, error: NodeJS.ErrnoException): void {
 }
 
 function onMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  listenerOf(this).onMessage(isBinary ? data : data.toString())
+}
+
+/** The exact `maxFrameSize` of a connection that offered permessage-deflate (see `compressedAllowance`). */
+const limitKey = Symbol("effect-websockets/NodeEngine/inflatedLimit")
+type Limited = WebSocket & { [limitKey]: number }
+
+function onLimitedMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const limit = (this as Limited)[limitKey]
+  if (data.length > limit) {
+    listenerOf(this).onViolation("FrameTooBig", 1009, `Max payload size exceeded (${data.length} bytes inflated)`)
+    return
+  }
   listenerOf(this).onMessage(isBinary ? data : data.toString())
 }
 
@@ -163,6 +207,7 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
 function onOpen(this: WebSocket): void {
   const attempt = attemptOf(this)
   const connection = makeConnection(this, attempt.upgrade)
+  if (connection.deflated) connection.compressThreshold = attempt.compressThreshold
   attempt.upgrade = undefined // the upgrade response (and its socket state) is not needed once read
   // the handshake's handlers are done with; starting the listener table afresh (rather than removing them one by
   // one, which leaves its capacity as it was) keeps it small for the life of the connection
@@ -170,7 +215,12 @@ function onOpen(this: WebSocket): void {
   // from here on the connection needs only the listener: the attempt (and its url) can go
   ;(this as Tracked)[linkKey] = attempt.listener
   this.on("error", onError)
-  this.on("message", onMessage)
+  if (attempt.inflatedLimit === undefined) {
+    this.on("message", onMessage)
+  } else {
+    ;(this as Limited)[limitKey] = attempt.inflatedLimit
+    this.on("message", onLimitedMessage)
+  }
   this.on("ping", onPing)
   this.on("pong", onPong)
   this.on("close", onClose)
@@ -178,22 +228,31 @@ function onOpen(this: WebSocket): void {
   attempt.settle(Effect.succeed(connection))
 }
 
-const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listener) =>
+const openConnection = (
+  request: Engine.ConnectRequest,
+  listener: Engine.Listener,
+  tls?: ConnectionOptions | undefined
+) =>
   Effect.async<Engine.Connection, WebSocketException>((resume) => {
     let ws: WebSocket
+    const deflate = request.deflate !== undefined
     try {
       ws = new WebSocket(request.url, [...request.protocols], {
+        // TLS settings apply to wss:// only; they come first so that nothing below can be overridden by them
+        // (a plain object: @types/ws declares an outdated `checkServerIdentity`, Node's own is passed through)
+        ...(tls !== undefined && request.url.protocol === "wss:" ? tls as object : {}),
         headers: request.headers,
-        maxPayload: request.maxFrameSize,
+        maxPayload: deflate
+          ? compressedAllowance(request.maxFrameSize)
+          : Math.min(MAX_WS_PAYLOAD, request.maxFrameSize),
         perMessageDeflate: request.deflate === undefined ? false : {
           clientNoContextTakeover: request.deflate.clientNoContextTakeover ?? false,
           serverNoContextTakeover: request.deflate.serverNoContextTakeover ?? false,
           ...(request.deflate.compressionLevel === undefined
             ? {}
             : { zlibDeflateOptions: { level: request.deflate.compressionLevel } }),
-          ...(request.deflate.compressIfBiggerThan === undefined
-            ? {}
-            : { threshold: request.deflate.compressIfBiggerThan })
+          // ws applies its `threshold` only with client_no_context_takeover; NodeConnection applies it always
+          threshold: request.deflate.compressIfBiggerThan ?? DEFAULT_COMPRESS_THRESHOLD
         },
         // pongs are the session's job so that the rule lives in one place for every engine
         autoPong: false,
@@ -202,16 +261,16 @@ const openConnection = (request: Engine.ConnectRequest, listener: Engine.Listene
         ...{ closeTimeout: 5_000 }
       } as WebSocket.ClientOptions)
     } catch (error) {
-      resume(Effect.fail(
-        new WebSocketException({
-          reason: "Connect",
-          message: `Invalid WebSocket URL ${redactUrl(request.url)}: ${(error as Error).message}`,
-          cause: error
-        })
-      ))
+      // the request was checked before (internal/request.ts): what is left is a setting ws or Node refused
+      resume(Effect.fail(HandshakeErrors.notStarted(request.url, error)))
       return
     }
     const attempt = new Attempt(request.url, listener, resume)
+    attempt.protocols = request.protocols
+    if (deflate) {
+      attempt.inflatedLimit = request.maxFrameSize
+      attempt.compressThreshold = request.deflate!.compressIfBiggerThan ?? DEFAULT_COMPRESS_THRESHOLD
+    }
     ;(ws as Tracked)[linkKey] = attempt
     ws.binaryType = "nodebuffer"
     // the handshake's handlers; `onOpen` replaces them with those of an open connection
@@ -268,6 +327,8 @@ class NodeConnection implements Engine.Connection {
    */
   readonly socket: Socket | undefined
   burst = NO_BURST
+  /** Messages under this many bytes go uncompressed (0: no threshold, or no permessage-deflate agreed). */
+  compressThreshold = 0
   constructor(private readonly ws: WebSocket, readonly handshake: Engine.Handshake) {
     this.socket = (ws as unknown as { readonly _socket?: Socket })._socket
   }
@@ -282,7 +343,7 @@ class NodeConnection implements Engine.Connection {
     // ws reports a successful write with `null`; the Engine contract says `undefined`
     this.ws.send(
       data,
-      typeof data === "string" ? (fin ? textFinal : textFragment) : fin ? binaryFinal : binaryFragment,
+      sendOptions(data, fin, this.compressThreshold),
       onWritten === undefined ? undefined : (error) => onWritten(error ?? undefined)
     )
     if (this.burst === BURST_CORKED && this.socket!.writableLength >= BURST_FLUSH_BYTES) {
@@ -314,9 +375,13 @@ class NodeConnection implements Engine.Connection {
   flush(onDrained: () => void): void {
     pollDrained(this.ws, onDrained)
   }
+  /** Whether permessage-deflate was agreed. */
+  get deflated(): boolean {
+    return this.ws.extensions !== ""
+  }
 }
 
-const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): Engine.Connection =>
+const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): NodeConnection =>
   new NodeConnection(ws, {
     status: upgrade?.statusCode ?? 101,
     headers: upgrade === undefined ? {} : flatHeaders(upgrade),
@@ -343,3 +408,78 @@ export const make: Engine.Service = {
  * @category layers
  */
 export const layer: Layer.Layer<Engine.Engine> = Layer.succeed(Engine.Engine, make)
+
+/**
+ * TLS settings for `wss://` connections, as Node's `tls.connect` takes them: a custom CA (`ca`), a client certificate
+ * (`cert`, `key`, `passphrase`, or `pfx`), `rejectUnauthorized` (default true), the SNI `servername`, and the other
+ * usual knobs. The private key and its passphrase may be `Redacted`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsOptions extends
+  Pick<
+    ConnectionOptions,
+    | "ca"
+    | "cert"
+    | "pfx"
+    | "rejectUnauthorized"
+    | "servername"
+    | "checkServerIdentity"
+    | "minVersion"
+    | "maxVersion"
+    | "ciphers"
+    | "ecdhCurve"
+    | "crl"
+  >
+{
+  readonly key?: ConnectionOptions["key"] | Redacted.Redacted<string | Buffer> | undefined
+  readonly passphrase?: string | Redacted.Redacted<string> | undefined
+}
+
+/**
+ * Settings of the Node engine.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** TLS settings for `wss://` connections; `ws://` ignores them. */
+  readonly tls?: TlsOptions | undefined
+}
+
+const tlsConnectionOptions = (tls: TlsOptions): ConnectionOptions => {
+  const { key, passphrase, ...rest } = tls
+  const out: ConnectionOptions = { ...rest }
+  if (key !== undefined) out.key = Redacted.isRedacted(key) ? Redacted.value(key) : key
+  if (passphrase !== undefined) {
+    out.passphrase = Redacted.isRedacted(passphrase) ? Redacted.value(passphrase) : passphrase
+  }
+  return out
+}
+
+/**
+ * The engine over `ws`, with settings. A certificate the client does not accept fails the connection with reason
+ * `"Connect"` and a message naming the cause.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeWith = (options: Options): Engine.Service => {
+  if (options.tls === undefined) return make
+  const tls = tlsConnectionOptions(options.tls)
+  return {
+    capabilities: Engine.allCapabilities,
+    connect: (request, listener) => openConnection(request, listener, tls)
+  }
+}
+
+/**
+ * The Node engine as a layer, with settings (TLS for `wss://`):
+ * `NodeEngine.layerWith({ tls: { ca, cert, key, rejectUnauthorized, servername } })`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerWith = (options: Options): Layer.Layer<Engine.Engine> =>
+  Layer.sync(Engine.Engine, () => makeWith(options))

@@ -73,7 +73,9 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
  */
 const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/
 /** One DNS label (letters, digits, hyphens; underscores are tolerated as resolvers do), after IDNA mapping. */
-const HOST_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?$/
+const LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+/** Dot-separated labels, 253 characters at most, with an optional final dot. */
+const HOST_NAME = new RegExp(`^(?=.{1,253}\\.?$)${LABEL}(?:\\.${LABEL})*\\.?$`)
 
 /** Checks one header; the message names the field and never shows its value (it may be a secret). */
 const checkHeader = (name: string, value: string): void => {

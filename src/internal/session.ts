@@ -10,6 +10,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
@@ -24,6 +25,8 @@ import { WebsocketConverterNotFoundException, WebsocketDeserializeException, Web
 import * as Frame from "../Frame.js"
 import type { Call, DefaultClientWebSocketSession } from "../Session.js"
 import * as Inbox from "./inbox.js"
+import * as Inspect from "./inspect.js"
+import { withoutPassword } from "./redact.js"
 import * as Signal from "./signal.js"
 
 /** Settings a session runs with, resolved by the plugin. */
@@ -396,8 +399,12 @@ type Outgoing = string | Uint8Array | Frame.Frame
  * prototype and cached, so that an idle session costs little memory. The members stay read-only for the user, and
  * the functions (`send`, `close`, …) are closures over the session, so they work when destructured.
  */
-class SessionImpl implements DefaultClientWebSocketSession {
-  readonly [stateKey]: State
+class SessionImpl implements DefaultClientWebSocketSession, Inspectable.Inspectable {
+  // engine objects, the state and the url (which may hold a password) are non-enumerable: see inspect.ts
+  declare readonly [stateKey]: State
+  declare readonly connection: Engine.Connection
+  declare private readonly settings: SessionSettings
+  declare private readonly url: URL
   private _call: Call | undefined = undefined
   private _incoming: Stream.Stream<Frame.Data, WebSocketException> | undefined = undefined
   private _outgoing: Sink.Sink<void, Outgoing, never, WebSocketException> | undefined = undefined
@@ -409,20 +416,34 @@ class SessionImpl implements DefaultClientWebSocketSession {
   private _sendSerialized: DefaultClientWebSocketSession["sendSerialized"] | undefined = undefined
   private _receiveDeserialized: DefaultClientWebSocketSession["receiveDeserialized"] | undefined = undefined
 
-  constructor(
-    state: State,
-    readonly connection: Engine.Connection,
-    private readonly settings: SessionSettings,
-    private readonly url: URL
-  ) {
-    this[stateKey] = state
+  constructor(state: State, connection: Engine.Connection, settings: SessionSettings, url: URL) {
+    Inspect.hidden(this, stateKey, state)
+    Inspect.hidden(this, "connection", connection)
+    Inspect.hidden(this, "settings", settings)
+    Inspect.hidden(this, "url", url)
+  }
+
+  toJSON(): unknown {
+    const handshake = this.connection.handshake
+    return Inspect.sessionJson({
+      url: this.url,
+      phase: this[stateKey].phase,
+      protocol: handshake.protocol,
+      extensions: handshake.extensions
+    })
+  }
+  toString(): string {
+    return Inspectable.format(this.toJSON())
+  }
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
   }
 
   get call(): Call {
     if (this._call === undefined) {
       const handshake = this.connection.handshake
       this._call = {
-        url: this.url,
+        url: withoutPassword(this.url),
         status: handshake.status,
         headers: Headers.fromInput(handshake.headers),
         protocol: handshake.protocol,

@@ -1,0 +1,103 @@
+/**
+ * The errors of opening a connection, made in one place so that every engine says the same thing, names what was
+ * wrong, and never shows a password (see redact.ts).
+ */
+import { WebSocketException } from "../Errors.js"
+import { redactUrl, scrub } from "./redact.js"
+
+/** The server answered with another status than 101 (API.md's exact message). */
+export const unexpectedStatus = (status: number): WebSocketException =>
+  new WebSocketException({
+    reason: "Handshake",
+    message: `Handshake exception, expected status code 101 but was ${status}`,
+    status
+  })
+
+/**
+ * The server answered 101 but not as an upgrade: Node's HTTP client only hands over the socket when the answer also
+ * says `Connection: Upgrade` (and ws wants `Upgrade: websocket`), so the status alone is not the problem.
+ */
+export const notUpgraded = (url: URL, headers: Readonly<Record<string, string | Array<string> | undefined>>) => {
+  const missing = [
+    /\bupgrade\b/i.test(String(headers["connection"] ?? "")) ? undefined : "\"Connection: Upgrade\"",
+    String(headers["upgrade"] ?? "").toLowerCase() === "websocket" ? undefined : "\"Upgrade: websocket\""
+  ].filter((header) => header !== undefined)
+  return new WebSocketException({
+    reason: "Handshake",
+    message: `Handshake exception with ${redactUrl(url)}: the server answered 101 Switching Protocols without ` +
+      `${missing.length === 0 ? "a valid upgrade" : missing.join(" and ")}, so the connection was not upgraded`,
+    status: 101
+  })
+}
+
+const list = (protocols: ReadonlyArray<string>) => protocols.map((p) => JSON.stringify(p)).join(", ")
+
+/**
+ * The server's 101 answer broke a rule of the opening handshake (RFC 6455 §4.1): `problem` is the rule as ws words
+ * it. The subprotocol cases are told in terms of what was offered and what was chosen. No `status`: the status was
+ * the expected one, the rest of the answer was not.
+ */
+export const answerRejected = (
+  url: URL,
+  problem: string,
+  offered: ReadonlyArray<string>,
+  chosen: string | undefined
+): WebSocketException => {
+  const why = problem === "Server sent no subprotocol"
+    ? `the server did not accept any of the offered protocols (${list(offered)})`
+    : problem === "Server sent an invalid subprotocol"
+    ? `the server chose the protocol ${JSON.stringify(chosen ?? "")}, which was not offered (offered: ${list(offered)})`
+    : problem === "Server sent a subprotocol but none was requested"
+    ? `the server chose the protocol ${JSON.stringify(chosen ?? "")} though none was offered`
+    : problem
+  return new WebSocketException({ reason: "Handshake", message: `Handshake exception with ${redactUrl(url)}: ${why}` })
+}
+
+/** The answer was not HTTP at all (Node's parser failed with an `HPE_*` code). */
+export const malformedAnswer = (url: URL, code: string, cause: unknown): WebSocketException =>
+  new WebSocketException({
+    reason: "Handshake",
+    message: `Handshake exception with ${redactUrl(url)}: malformed upgrade answer (${code})`,
+    cause
+  })
+
+/** Node's codes for a certificate the client did not accept. */
+const CERTIFICATE = /CERT|SIGNATURE|UNABLE_TO_|ERR_TLS_/
+
+/** Node's codes for a TLS handshake that failed for another reason (a plain server, no common protocol, …). */
+const TLS = /^(EPROTO|ERR_SSL_|ECONNRESET_TLS)/
+
+/** A transport failure before any answer: refused, unreachable, DNS, TLS. The message names the cause. */
+export const connectFailed = (url: URL, error: { readonly code?: string | undefined; readonly message: string }) => {
+  const code = error.code ?? "unknown"
+  const detail = scrub(error.message, url)
+  const what = CERTIFICATE.test(code)
+    ? `the server's TLS certificate was not accepted: ${detail}`
+    : TLS.test(code)
+    ? `the TLS handshake failed: ${detail}`
+    : detail
+  return new WebSocketException({
+    reason: "Connect",
+    message: `Could not connect to ${redactUrl(url)}: ${what.includes(code) ? what : `${what} (${code})`}`,
+    cause: detail === error.message ? error : undefined
+  })
+}
+
+/** The engine refused to start the connection (a setting it could not use); the message names the setting. */
+export const notStarted = (url: URL, error: unknown): WebSocketException => {
+  const message = error instanceof Error ? error.message : String(error)
+  const detail = scrub(message, url)
+  return new WebSocketException({
+    reason: "Connect",
+    message: `Could not start a connection to ${redactUrl(url)}: ${detail}`,
+    // the original error may quote the URL with its password: keep it only when it does not
+    cause: detail === message ? error : undefined
+  })
+}
+
+/** The connection ended before the handshake did. */
+export const closedDuringHandshake = (url: URL): WebSocketException =>
+  new WebSocketException({
+    reason: "Connect",
+    message: `Connection to ${redactUrl(url)} closed during the handshake`
+  })
