@@ -6,7 +6,15 @@ import * as Stream from "effect/Stream"
 import type { AddressInfo, Socket } from "node:net"
 import { fileURLToPath } from "node:url"
 import { type PerMessageDeflateOptions, type WebSocket, WebSocketServer } from "ws"
-import { CloseReason, Frame, NodeEngine, type Session, WebSocketException, WebSockets } from "../src/index.js"
+import {
+  CloseReason,
+  type Engine,
+  Frame,
+  NodeEngine,
+  type Session,
+  WebSocketException,
+  WebSockets
+} from "../src/index.js"
 import { startPython, stopPython } from "./helpers/python.js"
 
 const DEFLATE_SERVER = fileURLToPath(new URL("./peers/deflate_server.py", import.meta.url))
@@ -195,3 +203,111 @@ describe("permessage-deflate", () => {
   })
 })
 
+
+describe("permessage-deflate limits (README: Compression)", () => {
+  /** Echoes `size` random (incompressible) bytes through `url`; the echo arrives compressed, a little larger. */
+  const echoRandom = (url: string, maxFrameSize: number, size: number) =>
+    Effect.scoped(
+      Effect.gen(function*() {
+        const session = yield* WebSockets.webSocketSession(url)
+        expect(session.call.extensions).toContain("permessage-deflate")
+        const sent = randomBytes(size)
+        yield* session.send(sent)
+        const echoed = yield* Effect.either(session.receive)
+        return { sent, echoed, closeReason: echoed._tag === "Left" ? yield* session.closeReason : Option.none() }
+      })
+    ).pipe(Effect.provide(plugin({ maxFrameSize, extensions: { deflate: { compressIfBiggerThan: 0 } } })))
+
+  for (const peer of ["ws", "python3-websockets"] as const) {
+    it.scopedLive(`maxFrameSize applies to the inflated size: 1,024 random bytes pass at 1024, 1,025 fail 1009 (${peer})`, () =>
+      Effect.gen(function*() {
+        const url = peer === "ws" ? (yield* wsServer({ threshold: 0 })).url : (yield* pythonServer).url("/echo")
+        const exact = yield* echoRandom(url, 1024, 1024)
+        expect(exact.echoed._tag).toBe("Right")
+        if (exact.echoed._tag === "Right") {
+          expect(Buffer.from(Frame.readBytes(exact.echoed.right)).equals(Buffer.from(exact.sent))).toBe(true)
+        }
+        const over = yield* echoRandom(url, 1024, 1025)
+        expect(over.echoed._tag).toBe("Left")
+        if (over.echoed._tag === "Left") {
+          expect(over.echoed.left.reason).toBe("FrameTooBig")
+        }
+        expect(over.closeReason).toEqual(Option.some(new CloseReason({ code: 1009, message: "" })))
+      }), 20_000)
+  }
+
+  it.scopedLive("deflate offered but declined: maxFrameSize is still exact (1,024 pass, 1,025 fail 1009)", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer(false)
+      const layer = plugin({ maxFrameSize: 1024, extensions: { deflate: true } })
+      const exact = yield* WebSockets.webSocket(server.url, (session) =>
+        Effect.zipRight(session.send(new Uint8Array(1024)), session.receive)).pipe(Effect.provide(layer))
+      expect(Frame.readBytes(exact).byteLength).toBe(1024)
+      const over = yield* WebSockets.webSocket(server.url, (session) =>
+        Effect.zipRight(session.send(new Uint8Array(1025)), session.receive)).pipe(Effect.provide(layer), Effect.flip)
+      expect(over.reason).toBe("FrameTooBig")
+    }))
+
+  it.scopedLive("a compressible message of maxFrameSize + 1 bytes (tiny on the wire) fails 1009 too", () =>
+    Effect.gen(function*() {
+      const server = yield* wsServer({ threshold: 0 })
+      const error = yield* WebSockets.webSocket(server.url, (session) =>
+        Effect.zipRight(session.send(new Uint8Array(4097)), session.receive)).pipe(
+          Effect.provide(plugin({ maxFrameSize: 4096, extensions: { deflate: true } })),
+          Effect.flip
+        )
+      expect(error.reason).toBe("FrameTooBig")
+    }))
+
+  /** Bytes the server read from the wire for one message of `data`, sent under `deflate`. */
+  const wireBytes = (deflate: true | Engine.DeflateOptions, messages: ReadonlyArray<string | Uint8Array>) =>
+    Effect.gen(function*() {
+      const server = yield* wsServer({ threshold: 0 })
+      return yield* WebSockets.webSocket(server.url, (session) =>
+        Effect.forEach(messages, (data) =>
+          Effect.gen(function*() {
+            const before = server.bytesRead(0)
+            yield* session.send(data)
+            yield* session.receive
+            // 2..14 bytes of frame header and mask
+            return server.bytesRead(0) - before
+          }))).pipe(Effect.provide(plugin({ extensions: { deflate } })))
+    })
+
+  for (
+    const [name, deflate] of [
+      ["deflate: true (context takeover)", true],
+      ["client_no_context_takeover", { clientNoContextTakeover: true }],
+      ["server_no_context_takeover", { serverNoContextTakeover: true }]
+    ] as const
+  ) {
+    it.scopedLive(`messages under 1024 bytes go uncompressed by default, larger ones compressed (${name})`, () =>
+      Effect.gen(function*() {
+        const [small, smallText, large, wideText] = yield* wireBytes(deflate, [
+          new Uint8Array(1000),
+          "a".repeat(1000),
+          new Uint8Array(1024),
+          // 600 characters but 1,200 UTF-8 bytes: over the threshold, as ws counts it
+          "é".repeat(600)
+        ])
+        expect(small).toBeGreaterThanOrEqual(1000)
+        expect(smallText).toBeGreaterThanOrEqual(1000)
+        expect(large).toBeLessThan(100)
+        expect(wideText).toBeLessThan(100)
+      }))
+  }
+
+  for (
+    const [name, deflate] of [
+      ["context takeover", { compressIfBiggerThan: 4096 }],
+      ["no context takeover", { compressIfBiggerThan: 4096, ...noContextTakeover }]
+    ] as const
+  ) {
+    it.scopedLive(`compressIfBiggerThan: 4096 is honoured (${name})`, () =>
+      Effect.gen(function*() {
+        const [under, at] = yield* wireBytes(deflate, [new Uint8Array(4095), new Uint8Array(4096)])
+        expect(under).toBeGreaterThanOrEqual(4095)
+        expect(at).toBeLessThan(100)
+      }))
+  }
+})
