@@ -7,6 +7,7 @@
 import type * as Headers from "@effect/platform/Headers"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Inspectable from "effect/Inspectable"
 import type * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
@@ -40,12 +41,13 @@ export interface Call {
 }
 
 /**
- * An open WebSocket session.
+ * An open WebSocket session. Printing it (`util.inspect`, `String`, `JSON.stringify`, `Effect.log`) shows only safe
+ * facts: the url with its password redacted, the phase (`Open`, `Closing`, `Ended`), the protocol and the extensions.
  *
  * @since 0.1.0
  * @category models
  */
-export interface DefaultClientWebSocketSession {
+export interface DefaultClientWebSocketSession extends Inspectable.Inspectable {
   readonly call: Call
   /** Whole data messages in order; ends when the peer closes, fails when the session ends abnormally. */
   readonly incoming: Stream.Stream<Frame.Text | Frame.Binary, WebSocketException>

@@ -399,7 +399,7 @@ type Outgoing = string | Uint8Array | Frame.Frame
  * prototype and cached, so that an idle session costs little memory. The members stay read-only for the user, and
  * the functions (`send`, `close`, …) are closures over the session, so they work when destructured.
  */
-class SessionImpl implements DefaultClientWebSocketSession, Inspectable.Inspectable {
+class SessionImpl implements DefaultClientWebSocketSession {
   // engine objects, the state and the url (which may hold a password) are non-enumerable: see inspect.ts
   declare readonly [stateKey]: State
   declare readonly connection: Engine.Connection
