@@ -6,10 +6,11 @@
  */
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -177,18 +178,47 @@ export const layer = (options: Options = {}): Layer.Layer<WebSockets, never, Eng
       Effect.map(Engine.Engine, (engine) => ({ config, engine })))
   )
 
+/** A value that is there, trimmed; an empty one is a ConfigError (a variable set to "" is a mistake, not a 0). */
+const present = (name: string): Config.Config<string> =>
+  Config.mapOrFail(Config.string(name), (raw) => {
+    const value = raw.trim()
+    return value === ""
+      ? Either.left(ConfigError.InvalidData([], `Expected a value but received an empty string`))
+      : Either.right(value)
+  })
+
+/**
+ * A duration as text, handed to `resolveConfig` as it was written: `Config.duration` would read "-5 seconds" as zero
+ * (Effect's Duration clamps negatives) and so hide the mistake that `layer` reports. Text that is no duration even
+ * without its minus sign is a ConfigError.
+ */
+const durationText = (name: string): Config.Config<Duration.DurationInput> =>
+  Config.mapOrFail(present(name), (value) =>
+    Option.isSome(Duration.decodeUnknown(value.replace(/^-\s*/, "")))
+      ? Either.right(value as Duration.DurationInput)
+      : Either.left(ConfigError.InvalidData([name], `Expected a duration such as "20 seconds" but received ${value}`)))
+
+/** A whole number as written (its range is `resolveConfig`'s to check, as for `layer`); anything else a ConfigError. */
+const wholeNumber = (name: string): Config.Config<number> =>
+  Config.mapOrFail(present(name), (value) =>
+    /^[+-]?\d+$/.test(value)
+      ? Either.right(Number(value))
+      : Either.left(ConfigError.InvalidData([name], `Expected a whole number of bytes but received ${value}`)))
+
 /**
  * The settings read by `layerConfig` when given no config: `WEBSOCKETS_PING_INTERVAL`, `WEBSOCKETS_TIMEOUT`,
- * `WEBSOCKETS_MAX_FRAME_SIZE`, `WEBSOCKETS_CONNECT_TIMEOUT` (durations like "20 seconds"), all optional.
+ * `WEBSOCKETS_MAX_FRAME_SIZE`, `WEBSOCKETS_CONNECT_TIMEOUT` (durations like "20 seconds"), all optional. Values are
+ * checked exactly as `layer` checks them (a negative duration is a defect naming the field); a value that cannot be
+ * read at all (empty, not a duration, not a whole number) is a `ConfigError`.
  *
  * @since 0.1.0
  * @category layers
  */
 export const config: Config.Config<Options> = Config.all({
-  pingInterval: Config.option(Config.duration("PING_INTERVAL")),
-  timeout: Config.option(Config.duration("TIMEOUT")),
-  maxFrameSize: Config.option(Config.integer("MAX_FRAME_SIZE")),
-  connectTimeout: Config.option(Config.duration("CONNECT_TIMEOUT"))
+  pingInterval: Config.option(durationText("PING_INTERVAL")),
+  timeout: Config.option(durationText("TIMEOUT")),
+  maxFrameSize: Config.option(wholeNumber("MAX_FRAME_SIZE")),
+  connectTimeout: Config.option(durationText("CONNECT_TIMEOUT"))
 }).pipe(
   Config.nested("WEBSOCKETS"),
   Config.map((c) => ({
