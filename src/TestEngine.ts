@@ -30,7 +30,7 @@ import { CloseReason } from "./CloseReason.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
 import * as Frame from "./Frame.js"
-import { redactUrl } from "./internal/redact.js"
+import * as HandshakeErrors from "./internal/handshakeErrors.js"
 import * as internal from "./internal/testEngine.js"
 
 /**
@@ -180,12 +180,9 @@ const upgradeHeaders = (protocol: string, answer: Accept): Record<string, string
   return headers
 }
 
-const handshakeError = (request: ServerRequest, message: string) =>
-  new WebSocketException({
-    reason: "Handshake",
-    message: `Handshake exception with ${redactUrl(request.url)}: ${message}`,
-    status: 101
-  })
+/** The same error NodeEngine gives for the same broken answer (see internal/handshakeErrors.ts). */
+const handshakeError = (request: ServerRequest, message: string, protocol: string) =>
+  HandshakeErrors.answerRejected(request.url, message, request.protocols, protocol)
 
 /** Checks an accepted handshake the way `ws` checks a server's answer; returns the problem, if any. */
 const checkAnswer = (request: ServerRequest, protocol: string, answer: Accept): string | undefined => {
@@ -252,7 +249,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         }
         const protocol = answer.protocol ?? serverRequest.protocols[0] ?? ""
         const problem = checkAnswer(serverRequest, protocol, answer)
-        if (problem !== undefined) return yield* handshakeError(serverRequest, problem)
+        if (problem !== undefined) return yield* handshakeError(serverRequest, problem, protocol)
         // once accepted, the connection is handed over whole: an interruption here would leave it open unseen
         return yield* Effect.uninterruptible(open(serverRequest, listener, protocol, answer))
       })

@@ -94,7 +94,7 @@ describe("TestEngine", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(WebSockets.webSocket({ url, protocols: ["v1"] }, () => Effect.void))
       expect(error.reason).toBe("Handshake")
-      expect(error.message).toContain("invalid subprotocol")
+      expect(error.message).toContain(`"v9", which was not offered`)
     }).pipe(Effect.provide(testLayer({ handshake: () => TestEngine.accept({ protocol: "v9" }) }))))
 
   it.effect("the deflate offer reaches the server; what it agreed shows in session.call.extensions", () =>
