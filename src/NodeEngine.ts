@@ -319,6 +319,8 @@ const BURST_FLUSH_BYTES = 64 * 1024
  * matters for many idle connections.
  */
 class NodeConnection implements Engine.Connection {
+  /** Messages under this many bytes go uncompressed (0: no threshold, or no permessage-deflate agreed). */
+  compressThreshold = 0
   /**
    * Frames sent in a burst leave together: the first send of a tick is written at once (no added latency for a
    * lone message), and if more follow in the same tick the socket is corked until the next tick, so that they
@@ -327,8 +329,6 @@ class NodeConnection implements Engine.Connection {
    */
   readonly socket: Socket | undefined
   burst = NO_BURST
-  /** Messages under this many bytes go uncompressed (0: no threshold, or no permessage-deflate agreed). */
-  compressThreshold = 0
   constructor(private readonly ws: WebSocket, readonly handshake: Engine.Handshake) {
     this.socket = (ws as unknown as { readonly _socket?: Socket })._socket
   }
