@@ -175,7 +175,8 @@ const jsonText = <A, I>(schema: Schema.Schema<A, I, never>): Codec<A, string> =>
   jsonTextCache.set(schema, codec)
   return codec
 }
-const readUtf8 = Schema.decodeEither(Utf8String)
+// `@__PURE__`: a bundle that never uses `msgpack` drops these calls, and with them `@effect/platform/MsgPack` and msgpackr
+const readUtf8 = /* @__PURE__ */ Schema.decodeEither(Utf8String)
 
 /** A Binary frame holding UTF-8 JSON: checked as UTF-8, then read exactly as a Text frame is. */
 const jsonBytes = <A, I>(schema: Schema.Schema<A, I, never>, bytes: Uint8Array): Effect.Effect<A, ParseError> => {
@@ -183,7 +184,7 @@ const jsonBytes = <A, I>(schema: Schema.Schema<A, I, never>, bytes: Uint8Array):
   return Either.isLeft(text) ? Either.left(text.left) : jsonText(schema).decode(text.right)
 }
 
-const msgpackBytes = cachedCodec((schema) => MsgPack.schema(schema))
+const msgpackBytes = /* @__PURE__ */ cachedCodec((schema) => MsgPack.schema(schema))
 
 /**
  * MessagePack bytes decoded with `schema`. msgpackr decodes the reserved byte 0xC1 as a sentinel object rather than
