@@ -175,7 +175,7 @@ const jsonText = <A, I>(schema: Schema.Schema<A, I, never>): Codec<A, string> =>
   jsonTextCache.set(schema, codec)
   return codec
 }
-// `@__PURE__`: a bundle that never uses `msgpack` drops these calls, and with them `@effect/platform/MsgPack` and msgpackr
+// `@__PURE__`: a bundle that never uses `json` drops this call
 const readUtf8 = /* @__PURE__ */ Schema.decodeEither(Utf8String)
 
 /** A Binary frame holding UTF-8 JSON: checked as UTF-8, then read exactly as a Text frame is. */
@@ -184,6 +184,7 @@ const jsonBytes = <A, I>(schema: Schema.Schema<A, I, never>, bytes: Uint8Array):
   return Either.isLeft(text) ? Either.left(text.left) : jsonText(schema).decode(text.right)
 }
 
+// `@__PURE__`: a bundle that never uses `msgpack` drops these calls, and with them `@effect/platform/MsgPack` and msgpackr
 const msgpackBytes = /* @__PURE__ */ cachedCodec((schema) => MsgPack.schema(schema))
 
 /**

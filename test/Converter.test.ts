@@ -162,6 +162,7 @@ describe("Converter.json refuses hostile JSON without a defect (README: Serializ
           `{"__proto__":{"polluted":"yes"},"a":1}`,
           // the same key written with escapes
           `{"\\u005f_proto__":{"polluted":"yes"},"a":1}`,
+          `{"__pr\\u006Fto__":{"polluted":"yes"},"a":1}`,
           `{"nested":{"__proto__":{"polluted":"yes"}},"a":1}`
         ]
       ) {
