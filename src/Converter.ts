@@ -7,6 +7,9 @@
  *
  * A converter never throws: encoding failures are `ParseError`s, decoding failures are
  * `WebsocketDeserializeException`s that carry the frame and, when the payload was read, the `ParseError` as `cause`.
+ * That holds for hostile input too: a value nested too deeply for a recursive schema, MessagePack with the reserved
+ * byte 0xC1 or cut short. JSON `__proto__` keys are dropped (internal/json.ts), and `json` refuses NaN and ±Infinity,
+ * which JSON cannot carry, instead of sending `null`.
  *
  * @since 0.1.0
  */
