@@ -10,7 +10,8 @@ import * as Inspectable from "effect/Inspectable"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import * as util from "node:util"
-import { WebSockets } from "../src/index.js"
+import * as Layer from "effect/Layer"
+import { TestEngine, WebSockets } from "../src/index.js"
 import { live } from "./helpers/layers.js"
 import { server } from "./helpers/wsServer.js"
 
@@ -141,4 +142,21 @@ describe("sessions print no secrets", () => {
       const died = Cause.pretty(Cause.die(session))
       expectClean("Cause.pretty(die)", died)
     }))
+
+  it.effect("a TestEngine session prints the same safe facts", () =>
+    Effect.gen(function*() {
+      const session = yield* WebSockets.webSocketSession(`ws://dave:${encoded}@chat.test/room`)
+      const forms = [util.inspect(session), String(session), JSON.stringify(session), util.inspect(session.call)]
+      for (const text of forms) expectClean("TestEngine session", text)
+      expect(session.toJSON()).toEqual({
+        _id: "effect-websockets/Session",
+        url: "ws://dave:<redacted>@chat.test/room",
+        phase: "Open",
+        protocol: "",
+        extensions: ""
+      })
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(WebSockets.layer().pipe(Layer.provideMerge(TestEngine.layer({ handler: () => Effect.never }))))
+    ))
 })
