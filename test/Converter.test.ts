@@ -143,7 +143,7 @@ const nestedTree = (depth: number): string => "{\"children\":[".repeat(depth) + 
 const AnyRecord = Schema.Record({ key: Schema.String, value: Schema.Unknown })
 
 describe("Converter.json refuses hostile JSON without a defect (README: Serialization)", () => {
-  it.effect("100,000 levels of nesting under a recursive schema: WebsocketDeserializeException, not a stack overflow", () =>
+  it.effect("100,000 levels of nesting, recursive schema: WebsocketDeserializeException, not a stack overflow", () =>
     Effect.gen(function*() {
       const text = nestedTree(100_000)
       for (const frame of [Frame.text(text), Frame.binary(new TextEncoder().encode(text))]) {

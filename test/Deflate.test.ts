@@ -219,7 +219,7 @@ describe("permessage-deflate limits (README: Compression)", () => {
     ).pipe(Effect.provide(plugin({ maxFrameSize, extensions: { deflate: { compressIfBiggerThan: 0 } } })))
 
   for (const peer of ["ws", "python3-websockets"] as const) {
-    it.scopedLive(`maxFrameSize applies to the inflated size: 1,024 random bytes pass at 1024, 1,025 fail 1009 (${peer})`, () =>
+    it.scopedLive(`maxFrameSize is the inflated size: 1,024 random bytes pass at 1024, 1,025 fail 1009 (${peer})`, () =>
       Effect.gen(function*() {
         const url = peer === "ws" ? (yield* wsServer({ threshold: 0 })).url : (yield* pythonServer).url("/echo")
         const exact = yield* echoRandom(url, 1024, 1024)

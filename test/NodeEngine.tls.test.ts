@@ -124,7 +124,8 @@ describe("NodeEngine.layerWith({ tls })", () => {
   it.scopedLive("rejectUnauthorized: false accepts the unknown certificate", () =>
     Effect.gen(function*() {
       const { port } = yield* tlsServer(forIp)
-      const frame = yield* echo(`wss://127.0.0.1:${port}/`, NodeEngine.layerWith({ tls: { rejectUnauthorized: false } }))
+      const engine = NodeEngine.layerWith({ tls: { rejectUnauthorized: false } })
+      const frame = yield* echo(`wss://127.0.0.1:${port}/`, engine)
       expect(frame._tag).toBe("Text")
     }))
 
@@ -146,7 +147,12 @@ describe("NodeEngine.layerWith({ tls })", () => {
 
   it.scopedLive("a client certificate (cert, and key as Redacted) reaches a server that requires one", () =>
     Effect.gen(function*() {
-      const { port, seen } = yield* tlsServer({ ...forIp, requestCert: true, rejectUnauthorized: true, ca: client.cert })
+      const { port, seen } = yield* tlsServer({
+        ...forIp,
+        requestCert: true,
+        rejectUnauthorized: true,
+        ca: client.cert
+      })
       const refused = yield* Effect.flip(
         echo(`wss://127.0.0.1:${port}/`, NodeEngine.layerWith({ tls: { ca: forIp.cert } }))
       )

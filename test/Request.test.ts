@@ -212,7 +212,8 @@ describe("the object form is checked before anything connects (README: Connectin
   it.scopedLive("a host that is not a host name or IP address: Connect naming host, nothing connected", () =>
     Effect.gen(function*() {
       const srv = yield* server()
-      for (const host of ["not a host!", "a!b", "", "evil.com/path", "user@127.0.0.1", "127.0.0.1:80", "-x.com", "a..b"]) {
+      const hosts = ["not a host!", "a!b", "", "evil.com/path", "user@127.0.0.1", "127.0.0.1:80", "-x.com", "a..b"]
+      for (const host of hosts) {
         const error = yield* refused(srv, { url: srv.url("/"), host })
         expect(error.message).toContain("host")
       }

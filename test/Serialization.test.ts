@@ -215,7 +215,7 @@ describe("hostile and unrepresentable values over a real socket (README: Seriali
   }
   const Tree: Schema.Schema<Tree> = Schema.Struct({ children: Schema.Array(Schema.suspend(() => Tree)) })
 
-  it.scopedLive("100,000-level nested JSON under a recursive schema: WebsocketDeserializeException; next one reads", () =>
+  it.scopedLive("100,000-level nested JSON, recursive schema: WebsocketDeserializeException; next one reads", () =>
     Effect.gen(function*() {
       const { session } = yield* connected({ contentConverter: Converter.json })
       const depth = 100_000
