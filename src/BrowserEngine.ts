@@ -24,7 +24,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
-import { redactUrl } from "./internal/redact.js"
+import { redactUrl, scrub } from "./internal/redact.js"
 
 /**
  * The part of the standard `WebSocket` interface this engine uses.
@@ -256,7 +256,7 @@ class BrowserConnection implements Engine.Connection {
               // browsers reveal nothing (no status, no network error) to the page: say so
               ? `Could not open a WebSocket to ${where}: the runtime gives no reason (code ${code}); ` +
                 `a refused upgrade, an unreachable server and a TLS failure look the same here`
-              : `Could not open a WebSocket to ${where}: ${this.errorMessage}`
+              : `Could not open a WebSocket to ${where}: ${scrub(this.errorMessage, this.url!)}`
           })
       ))
     }
@@ -422,11 +422,14 @@ export const makeConstructor = (C: WebSocketConstructor, features: Features = {}
           })
           : new C(url.href, [...request.protocols])
       } catch (error) {
+        // the runtime's message may quote the URL with its password: scrubbed, and the error kept only when clean
+        const message = (error as Error).message
+        const detail = scrub(message, request.url)
         return resume(Effect.fail(
           new WebSocketException({
             reason: "Connect",
-            message: `Could not open a WebSocket to ${redactUrl(request.url)}: ${(error as Error).message}`,
-            cause: error
+            message: `Could not open a WebSocket to ${redactUrl(request.url)}: ${detail}`,
+            cause: detail === message ? error : undefined
           })
         ))
       }
