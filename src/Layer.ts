@@ -178,12 +178,15 @@ export const layer = (options: Options = {}): Layer.Layer<WebSockets, never, Eng
       Effect.map(Engine.Engine, (engine) => ({ config, engine })))
   )
 
-/** A value that is there, trimmed; an empty one is a ConfigError (a variable set to "" is a mistake, not a 0). */
-const present = (name: string): Config.Config<string> =>
+/**
+ * A value that is there, trimmed; an empty one is a ConfigError (a variable set to "" is a mistake, not a 0). The
+ * messages name the setting as `layer` does (`field`) beside the variable that the error's path names.
+ */
+const present = (name: string, field: string): Config.Config<string> =>
   Config.mapOrFail(Config.string(name), (raw) => {
     const value = raw.trim()
     return value === ""
-      ? Either.left(ConfigError.InvalidData([], `Expected a value but received an empty string`))
+      ? Either.left(ConfigError.InvalidData([], `Invalid WebSockets config: ${field} is empty`))
       : Either.right(value)
   })
 
@@ -192,18 +195,28 @@ const present = (name: string): Config.Config<string> =>
  * (Effect's Duration clamps negatives) and so hide the mistake that `layer` reports. Text that is no duration even
  * without its minus sign is a ConfigError.
  */
-const durationText = (name: string): Config.Config<Duration.DurationInput> =>
-  Config.mapOrFail(present(name), (value) =>
+const durationText = (name: string, field: string): Config.Config<Duration.DurationInput> =>
+  Config.mapOrFail(present(name, field), (value) =>
     Option.isSome(Duration.decodeUnknown(value.replace(/^-\s*/, "")))
       ? Either.right(value as Duration.DurationInput)
-      : Either.left(ConfigError.InvalidData([name], `Expected a duration such as "20 seconds" but received ${value}`)))
+      : Either.left(
+        ConfigError.InvalidData(
+          [name],
+          `Invalid WebSockets config: ${field} is not a duration such as "20 seconds" (got ${value})`
+        )
+      ))
 
 /** A whole number as written (its range is `resolveConfig`'s to check, as for `layer`); anything else a ConfigError. */
-const wholeNumber = (name: string): Config.Config<number> =>
-  Config.mapOrFail(present(name), (value) =>
+const wholeNumber = (name: string, field: string): Config.Config<number> =>
+  Config.mapOrFail(present(name, field), (value) =>
     /^[+-]?\d+$/.test(value)
       ? Either.right(Number(value))
-      : Either.left(ConfigError.InvalidData([name], `Expected a whole number of bytes but received ${value}`)))
+      : Either.left(
+        ConfigError.InvalidData(
+          [name],
+          `Invalid WebSockets config: ${field} is not a whole number of bytes (got ${value})`
+        )
+      ))
 
 /**
  * The settings read by `layerConfig` when given no config: `WEBSOCKETS_PING_INTERVAL`, `WEBSOCKETS_TIMEOUT`,
@@ -215,10 +228,10 @@ const wholeNumber = (name: string): Config.Config<number> =>
  * @category layers
  */
 export const config: Config.Config<Options> = Config.all({
-  pingInterval: Config.option(durationText("PING_INTERVAL")),
-  timeout: Config.option(durationText("TIMEOUT")),
-  maxFrameSize: Config.option(wholeNumber("MAX_FRAME_SIZE")),
-  connectTimeout: Config.option(durationText("CONNECT_TIMEOUT"))
+  pingInterval: Config.option(durationText("PING_INTERVAL", "pingInterval")),
+  timeout: Config.option(durationText("TIMEOUT", "timeout")),
+  maxFrameSize: Config.option(wholeNumber("MAX_FRAME_SIZE", "maxFrameSize")),
+  connectTimeout: Config.option(durationText("CONNECT_TIMEOUT", "connectTimeout"))
 }).pipe(
   Config.nested("WEBSOCKETS"),
   Config.map((c) => ({

@@ -77,19 +77,20 @@ describe("layerConfig validates as layer does", () => {
     }))
 
   for (
-    const [variable, value] of [
-      ["WEBSOCKETS_MAX_FRAME_SIZE", ""],
-      ["WEBSOCKETS_MAX_FRAME_SIZE", "  "],
-      ["WEBSOCKETS_MAX_FRAME_SIZE", "1.5"],
-      ["WEBSOCKETS_MAX_FRAME_SIZE", "lots"],
-      ["WEBSOCKETS_PING_INTERVAL", ""],
-      ["WEBSOCKETS_TIMEOUT", "soon"]
+    const [variable, field, value] of [
+      ["WEBSOCKETS_MAX_FRAME_SIZE", "maxFrameSize", ""],
+      ["WEBSOCKETS_MAX_FRAME_SIZE", "maxFrameSize", "  "],
+      ["WEBSOCKETS_MAX_FRAME_SIZE", "maxFrameSize", "1.5"],
+      ["WEBSOCKETS_MAX_FRAME_SIZE", "maxFrameSize", "lots"],
+      ["WEBSOCKETS_PING_INTERVAL", "pingInterval", ""],
+      ["WEBSOCKETS_TIMEOUT", "timeout", "soon"]
     ] as const
   ) {
-    it.effect(`${variable}=${JSON.stringify(value)} is a ConfigError naming the variable, not "got 0"`, () =>
+    it.effect(`${variable}=${JSON.stringify(value)}: a ConfigError naming the variable and ${field}, not "got 0"`, () =>
       Effect.gen(function*() {
         const message = configErrorOf(yield* viaConfig([[variable, value]]))
         expect(message).toContain(variable.replace("WEBSOCKETS_", ""))
+        expect(message).toContain(field)
         expect(message).not.toContain("got 0")
       }))
   }
