@@ -142,8 +142,9 @@ const jsonText = <A, I>(schema: Schema.Schema<A, I, never>): Codec<A, string> =>
   jsonTextCache.set(schema, codec)
   return codec
 }
-const jsonBytes = cachedCodec((schema) => Schema.compose(Utf8String, Schema.parseJson(schema)))
-const msgpackBytes = cachedCodec((schema) => MsgPack.schema(schema))
+// `@__PURE__`: a bundle that never uses `msgpack` drops these calls, and with them `@effect/platform/MsgPack` and msgpackr
+const jsonBytes = /* @__PURE__ */ cachedCodec((schema) => Schema.compose(Utf8String, Schema.parseJson(schema)))
+const msgpackBytes = /* @__PURE__ */ cachedCodec((schema) => MsgPack.schema(schema))
 
 const notApplicable = (frame: Frame.Frame, name: string) =>
   new WebsocketDeserializeException({
