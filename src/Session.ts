@@ -42,6 +42,22 @@ export interface Call {
 /**
  * An open WebSocket session.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import type { Session } from "effect-websockets"
+ *
+ * const Subscribe = Schema.Struct({ type: Schema.Literal("subscribe"), symbol: Schema.String })
+ * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
+ *
+ * // the value's type comes from the schema: the literal "subscribe" needs no `as const`
+ * export const quotes = (session: Session.DefaultClientWebSocketSession, symbol: string) =>
+ *   session.sendSerialized(Subscribe, { type: "subscribe", symbol }).pipe(
+ *     Effect.as(session.incomingDeserialized(Quote)), // ends when the server closes
+ *     Stream.unwrap
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */

@@ -281,6 +281,28 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
 /**
  * A test server as a layer: provides the `Engine` connecting to it and the `TestServer` itself.
  *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Frame, TestEngine, WebSockets } from "effect-websockets"
+ *
+ * const TestLive = WebSockets.layer().pipe(
+ *   Layer.provideMerge(TestEngine.layer({
+ *     handler: (server) =>
+ *       Effect.gen(function*() {
+ *         const question = yield* server.receive
+ *         yield* server.send(`You asked: ${Frame.readText(question)}`)
+ *       })
+ *   }))
+ * )
+ *
+ * export const answer = WebSockets.webSocket("ws://bot.test/chat", (session) =>
+ *   Effect.gen(function*() {
+ *     yield* session.send("2 + 2?")
+ *     return Frame.readText(yield* session.receive) // "You asked: 2 + 2?"
+ *   })).pipe(Effect.provide(TestLive))
+ * ```
+ *
  * @since 0.1.0
  * @category layers
  */
