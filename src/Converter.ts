@@ -142,7 +142,8 @@ const jsonText = <A, I>(schema: Schema.Schema<A, I, never>): Codec<A, string> =>
   jsonTextCache.set(schema, codec)
   return codec
 }
-// `@__PURE__`: a bundle that never uses `msgpack` drops these calls, and with them `@effect/platform/MsgPack` and msgpackr
+// `@__PURE__`: a bundle that never uses `msgpack` drops these calls, and with them `@effect/platform/MsgPack` and
+// msgpackr (a top-level call is otherwise kept for its possible side effects)
 const jsonBytes = /* @__PURE__ */ cachedCodec((schema) => Schema.compose(Utf8String, Schema.parseJson(schema)))
 const msgpackBytes = /* @__PURE__ */ cachedCodec((schema) => MsgPack.schema(schema))
 

@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
@@ -18,30 +19,29 @@ import { CloseReason, normal } from "./CloseReason.js"
 import type { WebsocketContentConverter } from "./Converter.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
-import { InvalidRequest, type Request, type RequestOptions, resolve, type Scheme } from "./internal/request.js"
+import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
 import * as internal from "./internal/session.js"
 import type { DefaultClientWebSocketSession } from "./Session.js"
 
-export type {
-  /**
-   * What a session connects to: a `ws(s)://` or `http(s)://` string or `URL`, an `HttpClientRequest`, or the object
-   * form (`RequestOptions`).
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  Request
-}
+/**
+ * What a session connects to: a `ws(s)://` or `http(s)://` string or `URL`, an `HttpClientRequest`, or the object
+ * form (`RequestOptions`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Request = string | URL | HttpClientRequest.HttpClientRequest | RequestOptions
 
-export type {
-  /**
-   * The object form of a request: `url`, `host`, `port`, `path`, `headers` (values may be `Redacted`), `protocols`.
-   *
-   * @since 0.1.0
-   * @category models
-   */
-  RequestOptions
-}
+/**
+ * The object form of a request: `url`, `host`, `port`, `path`, `headers` (values may be `Redacted`), `protocols`.
+ *
+ * Declared here rather than aliased from the internal module, so that declarations emitted by users name it
+ * `WebSockets.RequestOptions` (a subpath the package exports), never by an internal path.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions extends RequestFields {}
 
 /**
  * Pass as `pingInterval` to turn the pinger off.

@@ -40,7 +40,10 @@ import * as internal from "./internal/testEngine.js"
  * @since 0.1.0
  * @category models
  */
-export type ServerRequest = internal.ServerRequest
+export interface ServerRequest extends internal.ServerRequest {
+  // an interface of this module, not an alias of the internal one: the declarations a user's `tsc` emits then name
+  // it `TestEngine.ServerRequest`, never by an internal path, which the package does not export (same below)
+}
 
 /**
  * The server end of one connection.
@@ -58,7 +61,9 @@ export type ServerRequest = internal.ServerRequest
  * @since 0.1.0
  * @category models
  */
-export type ServerConnection = internal.ServerConnection
+export interface ServerConnection extends internal.ServerConnection {
+  readonly request: ServerRequest
+}
 
 /**
  * The server's answer to a handshake.

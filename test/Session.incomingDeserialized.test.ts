@@ -77,11 +77,13 @@ describe("incomingDeserialized (docs/API.md §6)", () => {
       expect(next).toEqual(Frame.text("still here"))
     }).pipe(Effect.provide(testLayer(sends(["still here"]), {}))))
 
-  it.effect("a dropped connection fails the stream with WebSocketException Closed after the messages that arrived", () =>
+  it.effect("a dropped connection fails the stream with WebSocketException Closed after what arrived", () =>
     Effect.gen(function*() {
       const seen: Array<unknown> = []
       const error = yield* WebSockets.webSocket(url, (session) =>
-        Effect.flip(Stream.runForEach(session.incomingDeserialized(Quote), (quote) => Effect.sync(() => seen.push(quote)))))
+        Effect.flip(
+          Stream.runForEach(session.incomingDeserialized(Quote), (quote) => Effect.sync(() => seen.push(quote)))
+        ))
       expect(seen).toEqual([{ symbol: "ACME", price: 3 }])
       expect(error).toBeInstanceOf(WebSocketException)
       expect((error as WebSocketException).reason).toBe("Closed")

@@ -34,7 +34,8 @@ const run = (command: string, args: ReadonlyArray<string>, options: ExecFileSync
     return execFileSync(command, args, { encoding: "utf8", stdio: "pipe", timeout: 180_000, ...options }) as string
   } catch (error) {
     const e = error as { stdout?: string; stderr?: string; message: string }
-    throw new Error(`${command} ${args.join(" ")} failed in ${options.cwd}\n${e.message}\n${e.stdout ?? ""}\n${e.stderr ?? ""}`)
+    const output = `${e.stdout ?? ""}\n${e.stderr ?? ""}`
+    throw new Error(`${command} ${args.join(" ")} failed in ${options.cwd}\n${e.message}\n${output}`)
   }
 }
 
@@ -144,7 +145,8 @@ const main = async () => {
         assert.ok(files.includes(`dist/${module}${ext}`), `dist/${module}${ext} is missing from the tarball`)
       }
     }
-    const unexpected = files.filter((f) => !/^(dist\/|src\/[^.]+\.ts$|src\/internal\/[^.]+\.ts$|README\.md$|LICENSE$|package\.json$)/.test(f))
+    const expected = /^(dist\/|src\/[^.]+\.ts$|src\/internal\/[^.]+\.ts$|README\.md$|LICENSE$|package\.json$)/
+    const unexpected = files.filter((f) => !expected.test(f))
     assert.deepEqual(unexpected, [], "files in the tarball that users do not need")
     assert.ok(!files.some((f) => /(^|\/)(test|bench|examples)\//.test(f) || f.endsWith(".tsbuildinfo")))
   })
@@ -155,7 +157,12 @@ const main = async () => {
     fs.cpSync(fixtures, app, { recursive: true })
     const spec = `file:${path.basename(tarball)}`
     const peers = Object.keys(pkg.peerDependencies as Record<string, string>)
-    const roots = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.optionalDependencies ?? {}), ...peers, "@types/node"]
+    const roots = [
+      ...Object.keys(pkg.dependencies),
+      ...Object.keys(pkg.optionalDependencies ?? {}),
+      ...peers,
+      "@types/node"
+    ]
     const closure = lockClosure(lock.packages, roots)
     const exact = (name: string) => closure[`node_modules/${name}`]!.version!
     const dependencies: Record<string, string> = { "effect-websockets": spec }
@@ -212,13 +219,20 @@ const main = async () => {
     const tsc = path.join(root, "node_modules/typescript/bin/tsc")
     run(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: app })
     const declarations = fs.readFileSync(path.join(app, "out/consumer.d.ts"), "utf8")
-    assert.match(declarations, /from "effect-websockets\/Layer"|import\("effect-websockets/, "layers are named by subpath")
+    // the layer's Engine requirement is named by its subpath (without subpath exports: TS2742)
+    assert.match(declarations, /import\("effect-websockets\/Engine"\)\.Engine/)
     assert.doesNotMatch(declarations, /node_modules|dist\//)
+    // every module the emitted declarations name is one the package exports (an internal path would not resolve
+    // for whoever compiles against these declarations)
+    const named = [...declarations.matchAll(/(?:from |import\()"(effect-websockets[^"]*)"/g)].map((m) => m[1]!)
+    const exported = new Set(["effect-websockets", ...publicModules.map((module) => `effect-websockets/${module}`)])
+    assert.deepEqual([...new Set(named.filter((specifier) => !exported.has(specifier)))], [])
+    assert.match(declarations, /firstRequest: Effect\.Effect<TestEngine\.ServerRequest,/)
     const out = run(process.execPath, ["out/consumer.js"], { cwd: app, timeout: 60_000 })
     assert.match(out, /^consumer: {"type":"subscribe","symbol":"ACME"}$/m)
   })
 
-  await step("esbuild browser bundle from the root: no ws, bufferutil or msgpackr; runs with browser globals only", async () => {
+  await step("esbuild browser bundle from the root: no ws, bufferutil, msgpackr; runs with browser globals only", async () => {
     const result = await esbuild.build({
       entryPoints: [path.join(app, "browser.ts")],
       absWorkingDir: app,
@@ -235,7 +249,8 @@ const main = async () => {
       .filter(([, input]) => input.bytesInOutput > 0)
       .map(([file]) => file)
     assert.ok(inputs.some((input) => input.includes("node_modules/effect-websockets/dist/")), "the bundle uses dist")
-    const leaked = inputs.filter((input) => /node_modules\/(ws|bufferutil|msgpackr|msgpackr-extract|node-gyp-build)\//.test(input))
+    const nodeOnly = /node_modules\/(ws|bufferutil|msgpackr|msgpackr-extract|node-gyp-build)\//
+    const leaked = inputs.filter((input) => nodeOnly.test(input))
     assert.deepEqual(leaked, [], "modules that must not reach a browser bundle")
     const code = result.outputFiles[0]!.text
     for (const word of ["bufferutil", "msgpackr", "ws does not work in the browser", "require(\"ws\")"]) {
@@ -250,7 +265,9 @@ const main = async () => {
     }
     const outcome = await Promise.race([
       context.result as Promise<string>,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("the bundle did not finish in 10 s")), 10_000))
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error("the bundle's program did not finish in 10 s")), 10_000)
+      )
     ])
     assert.equal(outcome, "echo: hello from the browser; json: subscribe ACME")
   })
