@@ -40,19 +40,36 @@ const namesByCode: ReadonlyMap<number, CodeName> = new Map(
  * @category models
  */
 export class CloseReason extends Data.Class<{ readonly code: number; readonly message: string }> {
-  /** The well-known close codes, by name. */
+  /**
+   * The well-known close codes, by name.
+   *
+   * @since 0.1.0
+   */
   static readonly Codes = Codes
 
-  /** The name of `reason`'s code when it is a well-known one. */
+  /**
+   * The name of `reason`'s code when it is a well-known one.
+   *
+   * @since 0.1.0
+   */
   static knownReason(reason: CloseReason): Option.Option<CodeName> {
     return Option.fromNullable(namesByCode.get(reason.code))
   }
 
-  /** The name of this reason's code when it is a well-known one. */
+  /**
+   * The name of this reason's code when it is a well-known one.
+   *
+   * @since 0.1.0
+   */
   get knownReason(): Option.Option<CodeName> {
     return CloseReason.knownReason(this)
   }
 
+  /**
+   * `CloseReason(NAME=code, "message")`: the code's name when it has one, the message when there is one.
+   *
+   * @since 0.1.0
+   */
   override toString(): string {
     const name = namesByCode.get(this.code)
     return `CloseReason(${name ?? "code"}=${this.code}${this.message === "" ? "" : `, ${JSON.stringify(this.message)}`})`

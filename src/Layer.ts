@@ -4,6 +4,7 @@
  *
  * @since 0.1.0
  */
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -19,11 +20,29 @@ import { CloseReason, normal } from "./CloseReason.js"
 import type { WebsocketContentConverter } from "./Converter.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
-import { InvalidRequest, type Request, type RequestOptions, resolve, type Scheme } from "./internal/request.js"
+import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
 import * as internal from "./internal/session.js"
 import type { DefaultClientWebSocketSession } from "./Session.js"
 
-export type { Request, RequestOptions }
+/**
+ * What a session connects to: a `ws(s)://` or `http(s)://` string or `URL`, an `HttpClientRequest`, or the object
+ * form (`RequestOptions`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Request = string | URL | HttpClientRequest.HttpClientRequest | RequestOptions
+
+/**
+ * The object form of a request: `url`, `host`, `port`, `path`, `headers` (values may be `Redacted`), `protocols`.
+ *
+ * Declared here rather than aliased from the internal module, so that declarations emitted by users name it
+ * `WebSockets.RequestOptions` (a subpath the package exports), never by an internal path.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RequestOptions extends RequestFields {}
 
 /**
  * Pass as `pingInterval` to turn the pinger off.
@@ -167,6 +186,18 @@ export const resolveConfig = (options: Options = {}): WebSocketsConfig => {
 
 /**
  * Installs the plugin. Bad settings are a defect at layer build, with a message naming the field.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Converter, NodeEngine, WebSockets } from "effect-websockets"
+ *
+ * export const MainLive = WebSockets.layer({
+ *   pingInterval: "20 seconds",
+ *   maxFrameSize: 1024 * 1024,
+ *   contentConverter: Converter.json
+ * }).pipe(Layer.provide(NodeEngine.layer))
+ * ```
  *
  * @since 0.1.0
  * @category layers
@@ -349,6 +380,21 @@ const run = <A, E, R>(
 /**
  * Opens a session, runs `f` with it, then closes it: Close(1000) on success, Close(1011) when `f` fails (its
  * error passes through unchanged), Close(1001) when interrupted.
+ *
+ * @example
+ * ```ts
+ * import { Console, Effect, Layer } from "effect"
+ * import { Frame, NodeEngine, WebSockets } from "effect-websockets"
+ *
+ * const program = WebSockets.webSocket("ws://127.0.0.1:9001/echo", (session) =>
+ *   Effect.gen(function*() {
+ *     yield* session.send("Hello WebSocket!")
+ *     const frame = yield* session.receive
+ *     yield* Console.log(Frame.readText(frame))
+ *   }))
+ *
+ * program.pipe(Effect.provide(WebSockets.layer().pipe(Layer.provide(NodeEngine.layer))), Effect.runFork)
+ * ```
  *
  * @since 0.1.0
  * @category constructors

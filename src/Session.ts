@@ -44,6 +44,22 @@ export interface Call {
  * An open WebSocket session. Printing it (`util.inspect`, `String`, `JSON.stringify`, `Effect.log`) shows only safe
  * facts: the url with its password redacted, the phase (`Open`, `Closing`, `Ended`), the protocol and the extensions.
  *
+ * @example
+ * ```ts
+ * import { Effect, Schema, Stream } from "effect"
+ * import type { Session } from "effect-websockets"
+ *
+ * const Subscribe = Schema.Struct({ type: Schema.Literal("subscribe"), symbol: Schema.String })
+ * const Quote = Schema.Struct({ symbol: Schema.String, price: Schema.Number })
+ *
+ * // the value's type comes from the schema: the literal "subscribe" needs no `as const`
+ * export const quotes = (session: Session.DefaultClientWebSocketSession, symbol: string) =>
+ *   session.sendSerialized(Subscribe, { type: "subscribe", symbol }).pipe(
+ *     Effect.as(session.incomingDeserialized(Quote)), // ends when the server closes
+ *     Stream.unwrap
+ *   )
+ * ```
+ *
  * @since 0.1.0
  * @category models
  */
@@ -62,13 +78,25 @@ export interface DefaultClientWebSocketSession extends Inspectable.Inspectable {
   readonly close: (reason?: CloseReason) => Effect.Effect<void, WebSocketException>
   /** Waits until the session has ended, then tells why. */
   readonly closeReason: Effect.Effect<Option.Option<CloseReason>>
+  /**
+   * Encodes `value` with `schema` through the installed converter and sends the frame. The type comes from the
+   * schema alone (`NoInfer`), so a literal field such as `{ type: "subscribe" }` needs no `as const`.
+   */
   readonly sendSerialized: <A, I>(
     schema: Schema.Schema<A, I, never>,
-    value: A
+    value: NoInfer<A>
   ) => Effect.Effect<void, WebSocketException | WebsocketConverterNotFoundException | ParseError>
+  /** The next data message, decoded with `schema` through the installed converter. */
   readonly receiveDeserialized: <A, I>(
     schema: Schema.Schema<A, I, never>
   ) => Effect.Effect<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException>
+  /**
+   * `incoming`, each message decoded with `schema`: ends when the peer closes, fails with the first message that
+   * cannot be decoded (`WebsocketDeserializeException`) or at once when no converter is installed.
+   */
+  readonly incomingDeserialized: <A, I>(
+    schema: Schema.Schema<A, I, never>
+  ) => Stream.Stream<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException>
   readonly converter: Option.Option<WebsocketContentConverter>
   readonly pingInterval: Option.Option<Duration.Duration>
   readonly timeout: Duration.Duration

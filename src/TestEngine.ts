@@ -40,7 +40,10 @@ import * as internal from "./internal/testEngine.js"
  * @since 0.1.0
  * @category models
  */
-export type ServerRequest = internal.ServerRequest
+export interface ServerRequest extends internal.ServerRequest {
+  // an interface of this module, not an alias of the internal one: the declarations a user's `tsc` emits then name
+  // it `TestEngine.ServerRequest`, never by an internal path, which the package does not export (same below)
+}
 
 /**
  * The server end of one connection.
@@ -58,7 +61,9 @@ export type ServerRequest = internal.ServerRequest
  * @since 0.1.0
  * @category models
  */
-export type ServerConnection = internal.ServerConnection
+export interface ServerConnection extends internal.ServerConnection {
+  readonly request: ServerRequest
+}
 
 /**
  * The server's answer to a handshake.
@@ -277,6 +282,28 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
 
 /**
  * A test server as a layer: provides the `Engine` connecting to it and the `TestServer` itself.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Frame, TestEngine, WebSockets } from "effect-websockets"
+ *
+ * const TestLive = WebSockets.layer().pipe(
+ *   Layer.provideMerge(TestEngine.layer({
+ *     handler: (server) =>
+ *       Effect.gen(function*() {
+ *         const question = yield* server.receive
+ *         yield* server.send(`You asked: ${Frame.readText(question)}`)
+ *       })
+ *   }))
+ * )
+ *
+ * export const answer = WebSockets.webSocket("ws://bot.test/chat", (session) =>
+ *   Effect.gen(function*() {
+ *     yield* session.send("2 + 2?")
+ *     return Frame.readText(yield* session.receive) // "You asked: 2 + 2?"
+ *   })).pipe(Effect.provide(TestLive))
+ * ```
  *
  * @since 0.1.0
  * @category layers

@@ -551,6 +551,23 @@ class SessionImpl implements DefaultClientWebSocketSession {
     return this._receiveDeserialized
   }
 
+  get incomingDeserialized(): DefaultClientWebSocketSession["incomingDeserialized"] {
+    // `incoming` decoded message by message with the converter's own rules (as `receiveDeserialized`)
+    const converter = Option.getOrUndefined(this.settings.contentConverter)
+    if (converter === undefined) return () => Stream.fail(new WebsocketConverterNotFoundException())
+    const incoming = this.incoming
+    return (schema) =>
+      Stream.mapEffect(incoming, (frame) =>
+        converter.isApplicable(frame)
+          ? converter.deserialize(schema, frame)
+          : Effect.fail(
+            new WebsocketDeserializeException({
+              message: `The content converter cannot read a ${frame._tag} frame`,
+              frame
+            })
+          ))
+  }
+
   get converter(): Option.Option<WebsocketContentConverter> {
     return this.settings.contentConverter
   }
