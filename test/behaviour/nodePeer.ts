@@ -12,7 +12,7 @@ import type * as Scope from "effect/Scope"
 import type { IncomingMessage } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 import { type WebSocket, WebSocketServer } from "ws"
-import { CloseReason, Frame, NodeEngine, type TestEngine } from "../../src/index.js"
+import { CloseReason, Frame, NodeEngine, TestEngine } from "../../src/index.js"
 import type { Peer, PeerOptions } from "./suite.js"
 
 /** The parts of a `ws` connection the peer reaches into to stop it from answering a Close on its own. */
@@ -45,6 +45,9 @@ export const serverConnection = (
     frames.unsafeOffer(frame)
   }
   const closed = Effect.runSync(Deferred.make<void>())
+  /** Who sent the first Close, and how the connection ended: for the error of a `receive` past the end. */
+  let firstClose: "client" | "server" | undefined
+  let endCode = 1006
   const internals = socket as unknown as WsInternals
   socket.on("message", (data: Buffer, isBinary: boolean) => {
     offer(isBinary ? Frame.binary(new Uint8Array(data)) : Frame.text(data.toString()))
@@ -52,15 +55,20 @@ export const serverConnection = (
   socket.on("ping", (payload: Buffer) => offer(Frame.ping(new Uint8Array(payload))))
   socket.on("pong", (payload: Buffer) => offer(Frame.pong(new Uint8Array(payload))))
   socket.on("error", () => {})
-  socket.on("close", () => {
+  socket.on("close", (code: number) => {
+    endCode = code
     frames.unsafeDone(Exit.void)
     Deferred.unsafeDone(closed, Exit.void)
   })
   const receiver = internals._receiver
+  receiver.prependListener("conclude", () => {
+    firstClose ??= "client"
+  })
   if (options.ignoreClose) {
     // keep what ws needs to end the connection once we answer, but send nothing on our own
     receiver.removeAllListeners("conclude")
     receiver.on("conclude", (code: number, reason: Buffer) => {
+      firstClose ??= "client"
       internals._closeFrameReceived = true
       internals._closeCode = code
       internals._closeMessage = Buffer.from(reason)
@@ -85,6 +93,7 @@ export const serverConnection = (
         case "Pong":
           return socket.pong(Buffer.from(frame.data))
         case "Close": {
+          firstClose ??= "server"
           const reason = Frame.readReason(frame)
           if (Option.isNone(reason)) return socket.close()
           try {
@@ -95,10 +104,19 @@ export const serverConnection = (
         }
       }
     })
+  const closedError = () => {
+    const initiator = endCode === 1006 || firstClose === undefined ? "dropped" : firstClose
+    return new TestEngine.ConnectionClosed({
+      message: `ws peer connection ${url.href} has ended (${initiator}, ${endCode}); no more frames to receive`,
+      url: url.href,
+      initiator,
+      code: endCode
+    })
+  }
   return {
     request: { url, headers, protocols, deflate: undefined, maxFrameSize: 0 },
     incoming: Mailbox.toStream(frames),
-    receive: frames.take,
+    receive: Effect.catchTag(frames.take, "NoSuchElementException", () => Effect.fail(closedError())),
     received: Effect.sync(() => log.slice()),
     send,
     close: (reason = new CloseReason({ code: 1000, message: "" })) => send(Frame.close(reason)),

@@ -79,7 +79,7 @@ const closeOf = (frame: Frame.Frame): Option.Option<CloseReason> =>
 const receiveUntil = <F extends Frame.Frame>(
   server: TestEngine.ServerConnection,
   p: (frame: Frame.Frame) => frame is F
-): Effect.Effect<F, Cause.NoSuchElementException> =>
+): Effect.Effect<F, TestEngine.ConnectionClosed> =>
   Effect.flatMap(server.receive, (frame) => p(frame) ? Effect.succeed(frame) : receiveUntil(server, p))
 
 /** Binary payloads as plain Uint8Arrays (NodeEngine hands out Buffers), so frames compare structurally. */
