@@ -118,24 +118,44 @@ let sliceOpen = false
 
 const now = (): number => globalThis.performance.now()
 
+/**
+ * Runs `f` on the next turn of the event loop: `setImmediate` where there is one (Node, Bun: it runs after I/O and
+ * before the loop would idle, and timers that are due run on the way), else a zero timer.
+ */
+const nextTurn = (f: () => void): () => void => {
+  const g = globalThis as {
+    setImmediate?: (f: () => void) => unknown
+    clearImmediate?: (handle: unknown) => void
+  }
+  if (g.setImmediate !== undefined && g.clearImmediate !== undefined) {
+    const handle = g.setImmediate(f)
+    const clear = g.clearImmediate
+    return () => clear(handle)
+  }
+  const handle = globalThis.setTimeout(f, 0)
+  return () => globalThis.clearTimeout(handle)
+}
+
+const endSlice = () => {
+  sliceOpen = false
+}
+
 /** True when the event loop has not turned for a whole slice: time to yield to it. */
 const sliceSpent = (): boolean => {
   if (!sliceOpen) {
     sliceOpen = true
     sliceStart = now()
     // the slice ends whenever the event loop turns, whoever made it turn
-    globalThis.setTimeout(() => {
-      sliceOpen = false
-    }, 0)
+    nextTurn(endSlice)
     return false
   }
   return now() - sliceStart >= SLICE_MS
 }
 
-/** Waits one turn of the event loop (a timer, not a microtask: timers that are due run first). */
+/** Waits for the next turn of the event loop. */
 const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
-  const handle = globalThis.setTimeout(() => resume(Effect.void), 0)
-  return Effect.sync(() => globalThis.clearTimeout(handle))
+  const cancel = nextTurn(() => resume(Effect.void))
+  return Effect.sync(cancel)
 })
 
 /** `effect`, after a turn of the event loop when the current slice is spent. */
