@@ -2,9 +2,12 @@
  * A real `ws` server on 127.0.0.1 scripted through the same `TestEngine.ServerConnection` interface as the
  * in-memory server, so that the behaviour suite drives both engines with one script.
  */
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberSet from "effect/FiberSet"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -29,6 +32,35 @@ const closeFrame = (code: number, reason: Buffer): Frame.Close =>
 
 /** A Close frame with any payload, written under ws (which refuses codes that may not be sent). */
 const rawClose = (payload: Uint8Array): Buffer => Buffer.concat([Buffer.from([0x88, payload.byteLength]), payload])
+
+/** An unmasked final frame with any payload (server to client), written under ws. */
+const rawFrame = (opcode: number, payload: Uint8Array): Buffer => {
+  const length = payload.byteLength
+  const header = length < 126
+    ? Buffer.from([0x80 | opcode, length])
+    : Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff])
+  return Buffer.concat([header, payload])
+}
+
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed: () => boolean }).isWellFormed()
+
+/**
+ * A string's code points as UTF-8, lone surrogates included (encoded as if they were characters, which UTF-8
+ * forbids): how the in-memory server's "Text frame holding a lone surrogate" goes on a real wire as invalid UTF-8.
+ */
+const looseUtf8 = (s: string): Buffer => {
+  const bytes: Array<number> = []
+  for (const char of s) {
+    const cp = char.codePointAt(0)!
+    if (cp < 0x80) bytes.push(cp)
+    else if (cp < 0x800) bytes.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f))
+    else if (cp < 0x10000) bytes.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f))
+    else {
+      bytes.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f))
+    }
+  }
+  return Buffer.from(bytes)
+}
 
 /** The script's view of one `ws` server connection. */
 export const serverConnection = (
@@ -85,6 +117,7 @@ export const serverConnection = (
       const frame = typeof data === "string" ? Frame.text(data) : data instanceof Uint8Array ? Frame.binary(data) : data
       switch (frame._tag) {
         case "Text":
+          if (frame.fin && !isWellFormed(frame.data)) return internals._socket.write(rawFrame(0x1, looseUtf8(frame.data)))
           return socket.send(frame.data, { binary: false, fin: frame.fin })
         case "Binary":
           return socket.send(Buffer.from(frame.data), { binary: true, fin: frame.fin })
@@ -95,6 +128,8 @@ export const serverConnection = (
         case "Close": {
           firstClose ??= "server"
           const reason = Frame.readReason(frame)
+          // ws would re-encode a malformed reason as valid UTF-8: write the payload as it is
+          if (!Frame.isValidClosePayload(frame.data)) return internals._socket.write(rawClose(frame.data))
           if (Option.isNone(reason)) return socket.close()
           try {
             return socket.close(reason.value.code, reason.value.message)
@@ -120,7 +155,14 @@ export const serverConnection = (
     received: Effect.sync(() => log.slice()),
     send,
     close: (reason = new CloseReason({ code: 1000, message: "" })) => send(Frame.close(reason)),
-    drop: Effect.sync(() => socket.terminate()),
+    // a peer that drops after sending: what it wrote reaches the client's socket first (terminate discards
+    // what ws has not handed to the kernel yet)
+    drop: Effect.promise(async () => {
+      for (let waited = 0; socket.bufferedAmount > 0 && waited < 2_000; waited += 5) {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      socket.terminate()
+    }),
     closed: Deferred.await(closed)
   }
 }
@@ -144,6 +186,20 @@ export const serverConnectionOf = (
 export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const connections = yield* Queue.unbounded<TestEngine.ServerConnection>()
+    // a script per connection, held to TestEngine's rule: its failure fails the run (here when the peer stops,
+    // after the clients are gone and the scripts had a second to finish), reading past the end ends it quietly
+    const scripts = yield* FiberSet.make<void, never>()
+    const runScript = yield* FiberSet.runtime(scripts)<never>()
+    const failures: Array<Cause.Cause<unknown>> = []
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* Effect.forEach(scripts, (fiber) =>
+          Effect.interruptible(Effect.raceFirst(Fiber.await(fiber), Effect.sleep("1 second"))).pipe(
+            Effect.zipRight(Fiber.interrupt(fiber))
+          ), { concurrency: "unbounded", discard: true })
+        if (failures.length > 0) yield* Effect.orDie(Effect.failCause(failures[0]!))
+      })
+    )
     const server = yield* Effect.acquireRelease(
       Effect.async<WebSocketServer>((resume) => {
         const wss = new WebSocketServer({
@@ -164,7 +220,19 @@ export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope
         })
     )
     server.on("connection", (socket, request) => {
-      Queue.unsafeOffer(connections, serverConnectionOf(socket, request, options))
+      const connection = serverConnectionOf(socket, request, options)
+      Queue.unsafeOffer(connections, connection)
+      if (options.handler !== undefined) {
+        const handler = options.handler
+        runScript(
+          Effect.catchAllCause(Effect.suspend(() => handler(connection)), (cause) =>
+            Effect.sync(() => {
+              const quiet = Cause.defects(cause).length === 0 &&
+                [...Cause.failures(cause)].every((e) => e instanceof TestEngine.ConnectionClosed)
+              if (!quiet) failures.push(cause)
+            }))
+        )
+      }
     })
     const port = (server.address() as AddressInfo).port
     return {
