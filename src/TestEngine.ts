@@ -12,6 +12,12 @@
  * Pongs and Close included, as they would in the socket. Frames are never encoded, so an agreed extension
  * (`accept({ extensions: "permessage-deflate" })`) only shows in `session.call`.
  *
+ * It cannot lie: a handler's failure (a failed `expect` included) fails the run that opened the connection, even
+ * when it happens after the client closed (see `Options.handler`). It behaves like a real peer: a request/response
+ * loop returns to the event loop so that timers fire, `drop` delivers what the client had received before the 1006,
+ * invalid UTF-8 is judged as `ws` judges it, ended connections are not kept, and releasing the server drops the
+ * connections still open (1006).
+ *
  * ```ts
  * const TestLive = WebSockets.layer().pipe(Layer.provide(TestEngine.layer({ handler: TestEngine.echo })))
  * ```

@@ -322,6 +322,25 @@ describe("README example: testing your own code with TestEngine", () => {
       expect(error.message).toBe("Handshake exception, expected status code 101 but was 503")
     }).pipe(Effect.provide(TestWebSockets({ handshake: () => TestEngine.refuse(503) }))))
 
+  // README: "A handler's assertions count"
+  const sendsBoth = WebSockets.webSocket("wss://bot.example.com/chat", (session) =>
+    Effect.zipRight(session.send("one"), session.send("two")))
+
+  const expectsThree: TestEngine.Options = {
+    handler: (server) =>
+      Effect.gen(function*() {
+        // incoming ends once the client has closed and every frame was read
+        const frames = Chunk.toReadonlyArray(yield* Stream.runCollect(server.incoming)).filter(Frame.isData)
+        expect(frames.map(Frame.readText)).toEqual(["one", "two", "three"]) // wrong on purpose
+      })
+  }
+
+  it.effect("a handler's failed expect fails the client's run", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(sendsBoth)
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+    }).pipe(Effect.provide(TestWebSockets(expectsThree))))
+
   it.effect("a server that stops answering pings: PingTimeout, in virtual time", () =>
     Effect.gen(function*() {
       const fiber = yield* Effect.fork(askBot("anyone there?"))
