@@ -391,7 +391,8 @@ describe("TestEngine cannot lie: a handler's failure fails the run that opened t
 
   it.effect("a failure raised in the client's run is not raised again when the server stops", () =>
     Effect.gen(function*() {
-      const inner = yield* Effect.exit(sendTwo.pipe(Effect.provide(testLayer({ handler: assertsAfterTheClientIsDone(9) }))))
+      const layer = testLayer({ handler: assertsAfterTheClientIsDone(9) })
+      const inner = yield* Effect.exit(sendTwo.pipe(Effect.provide(layer)))
       expect(Exit.isFailure(inner)).toBe(true)
       if (Exit.isFailure(inner)) expect(Cause.defects(inner.cause).length).toBe(1)
     }))
@@ -426,7 +427,9 @@ describe("TestEngine cannot lie: a handler's failure fails the run that opened t
       expect(echoed).toEqual(Frame.text("a"))
     }).pipe(Effect.provide(testLayer({
       handler: (server) =>
-        Effect.forever(Effect.flatMap(server.receive, (frame) => Frame.isData(frame) ? server.send(frame) : Effect.void))
+        Effect.forever(
+          Effect.flatMap(server.receive, (frame) => Frame.isData(frame) ? server.send(frame) : Effect.void)
+        )
     }))))
 
   it.effect("receive past the end fails with ConnectionClosed naming the connection and who closed it", () =>
@@ -442,7 +445,8 @@ describe("TestEngine cannot lie: a handler's failure fails the run that opened t
       expect(error.initiator).toBe("client")
       expect(error.code).toBe(1000)
       expect(error.message).toBe(
-        "TestEngine connection ws://chat.test/room?id=1 has ended: the client closed it (1000); no more frames to receive"
+        "TestEngine connection ws://chat.test/room?id=1 has ended: the client closed it (1000); " +
+          "no more frames to receive"
       )
       // and again: the end stays the end
       expect((yield* Effect.flip(server.receive))._tag).toBe("ConnectionClosed")
@@ -506,7 +510,9 @@ describe("TestEngine behaves like a real peer", () => {
       for (let i = 0; i < 10_000; i++) yield* server.send(String(i))
       yield* server.drop
       const received: Array<string> = []
-      const exit = yield* Effect.exit(Stream.runForEach(session.incoming, (f) => Effect.sync(() => received.push(Frame.readText(f)))))
+      const exit = yield* Effect.exit(
+        Stream.runForEach(session.incoming, (f) => Effect.sync(() => received.push(Frame.readText(f))))
+      )
       expect(received.length).toBe(10_000)
       expect(received.every((text, i) => text === String(i))).toBe(true)
       expect(Exit.isFailure(exit) && Cause.squash(exit.cause)).toMatchObject({ reason: "Closed" })
@@ -574,7 +580,8 @@ describe("TestEngine behaves like a real peer", () => {
       const session = yield* WebSockets.webSocketSession(url)
       const server = yield* TestEngine.nextConnection
       for (const text of ["1", "2", "3"]) yield* session.send(text)
-      expect(Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(server.incoming, 1)))).toEqual([Frame.text("1")])
+      const first = yield* Stream.runCollect(Stream.take(server.incoming, 1))
+      expect(Chunk.toReadonlyArray(first)).toEqual([Frame.text("1")])
       expect(yield* server.receive).toEqual(Frame.text("2"))
       expect(yield* server.receive).toEqual(Frame.text("3"))
     }).pipe(Effect.scoped, Effect.provide(testLayer())))
@@ -617,7 +624,7 @@ describe("TestEngine does not starve timers (real time)", () => {
 })
 
 describe("TestEngine does not retain ended connections", () => {
-  it("the heap stays flat over thousands of sessions through one shared layer (child process, --expose-gc)", async () => {
+  it("the heap stays flat over thousands of sessions through one shared layer (child, --expose-gc)", async () => {
     const child = await runChild("./retention.ts", {
       deadlineMs: 240_000,
       nodeArgs: ["--expose-gc"],

@@ -103,7 +103,7 @@ const isValidUtf8 = (bytes: Uint8Array): boolean => {
   }
 }
 
-// ---- fairness --------------------------------------------------------------------------------------------------------
+// ---- fairness -------------------------------------------------------------------------------------------------------
 
 /**
  * Effect's scheduler resumes fibers on microtasks. A request/response loop between the session and a handler
@@ -162,7 +162,7 @@ const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
 const fairly = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   Effect.suspend(() => sliceSpent() ? Effect.zipRight(yieldToEventLoop, effect) : effect)
 
-// ---- the connection --------------------------------------------------------------------------------------------------
+// ---- the connection -------------------------------------------------------------------------------------------------
 
 /** A data message being reassembled from fragments. */
 interface Fragments {

@@ -117,7 +117,9 @@ export const serverConnection = (
       const frame = typeof data === "string" ? Frame.text(data) : data instanceof Uint8Array ? Frame.binary(data) : data
       switch (frame._tag) {
         case "Text":
-          if (frame.fin && !isWellFormed(frame.data)) return internals._socket.write(rawFrame(0x1, looseUtf8(frame.data)))
+          if (frame.fin && !isWellFormed(frame.data)) {
+            return internals._socket.write(rawFrame(0x1, looseUtf8(frame.data)))
+          }
           return socket.send(frame.data, { binary: false, fin: frame.fin })
         case "Binary":
           return socket.send(Buffer.from(frame.data), { binary: true, fin: frame.fin })

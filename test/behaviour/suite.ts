@@ -20,7 +20,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Engine, Session, TestEngine } from "../../src/index.js"
 import { CloseReason, Frame, WebSocketException, WebSockets } from "../../src/index.js"
@@ -383,8 +383,9 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
       Effect.gen(function*() {
         let ended: TestEngine.ConnectionClosed | undefined
         const handler = (server: TestEngine.ServerConnection) =>
-          Effect.forever(Effect.flatMap(server.receive, (frame) => Frame.isData(frame) ? server.send(frame) : Effect.void))
-            .pipe(Effect.tapError((error) => Effect.sync(() => (ended = error))))
+          Effect.forever(
+            Effect.flatMap(server.receive, (frame) => Frame.isData(frame) ? server.send(frame) : Effect.void)
+          ).pipe(Effect.tapError((error) => Effect.sync(() => (ended = error))))
         const echoed = yield* Effect.scoped(withPeer({ handler }, (peer) =>
           WebSockets.webSocket(peer.url, (session) => Effect.zipRight(session.send("a"), session.receive))))
         expect(plain(echoed)).toEqual(Frame.text("a"))
@@ -410,6 +411,20 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
         expect(Option.isNone(result)).toBe(true)
         expect(Date.now() - start).toBeLessThan(1_000)
         expect(ticks).toBeGreaterThanOrEqual(3)
+      }))
+
+    test("the peer going away (its scope released) ends the session with 1006 and send fails with Closed", () =>
+      Effect.gen(function*() {
+        const peerScope = yield* Scope.make()
+        const peer = yield* fixture.peer({}).pipe(Scope.extend(peerScope))
+        const session = yield* WebSockets.webSocketSession(peer.url).pipe(
+          Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
+        )
+        yield* peer.nextConnection
+        yield* Scope.close(peerScope, Exit.void)
+        expect(yield* session.closeReason).toEqual(Option.some(reason(1006)))
+        expect((yield* failureOf(session.send("anyone?"))).reason).toBe("Closed")
+        expect((yield* failureOf(Stream.runDrain(session.incoming))).reason).toBe("Closed")
       }))
 
     test("a drop after a slow consumer: everything received before it is delivered, then 1006", () =>

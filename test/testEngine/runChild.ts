@@ -16,13 +16,16 @@ export interface ChildResult {
 
 export const runChild = (
   script: string,
-  options: { readonly deadlineMs: number; readonly nodeArgs?: ReadonlyArray<string>; readonly args?: ReadonlyArray<string> }
+  options: {
+    readonly deadlineMs: number
+    readonly nodeArgs?: ReadonlyArray<string>
+    readonly args?: ReadonlyArray<string>
+  }
 ): Promise<ChildResult> =>
   new Promise((resolve) => {
     const path = fileURLToPath(new URL(script, import.meta.url))
-    const child = spawn(process.execPath, [...(options.nodeArgs ?? []), "--import", "tsx", path, ...(options.args ?? [])], {
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const argv = [...(options.nodeArgs ?? []), "--import", "tsx", path, ...(options.args ?? [])]
+    const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
