@@ -340,7 +340,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         })
       )
     const connect = (request: Engine.ConnectRequest, listener: Engine.Listener) =>
-      Effect.gen(function*() {
+      internal.fairly(Effect.gen(function*() {
         const headers: Record<string, string> = {}
         for (const [name, value] of Object.entries(request.headers)) headers[name.toLowerCase()] = value
         const serverRequest: ServerRequest = {
@@ -363,7 +363,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         if (problem !== undefined) return yield* handshakeError(serverRequest, problem, protocol)
         // once accepted, the connection is handed over whole: an interruption here would leave it open unseen
         return yield* Effect.uninterruptible(accepted(serverRequest, listener, protocol, answer))
-      })
+      }))
     const forget = (connection: internal.TestConnection) => {
       open.delete(connection)
     }

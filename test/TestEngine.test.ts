@@ -614,6 +614,19 @@ describe("TestEngine does not starve timers (real time)", () => {
       expect(ticks).toBeGreaterThanOrEqual(3)
     }).pipe(Effect.provide(testLayer({ handler: TestEngine.echo }))))
 
+  it.live("a loop of short sessions (no handler): timeoutOption(200 millis) ends it on time", () =>
+    Effect.gen(function*() {
+      const start = Date.now()
+      const result = yield* Effect.forever(
+        Effect.zipRight(
+          WebSockets.webSocket(url, (session) => session.send("x")),
+          Effect.suspend(() => Date.now() - start > 5_000 ? Effect.fail("starved" as const) : Effect.void)
+        )
+      ).pipe(Effect.timeoutOption("200 millis"))
+      expect(Option.isNone(result)).toBe(true)
+      expect(Date.now() - start).toBeLessThan(1_000)
+    }).pipe(Effect.provide(testLayer())))
+
   it("an endless loop in a child process: a 200 ms timer (a test runner's timeout) still fires", async () => {
     const child = await runChild("./endlessEcho.ts", { deadlineMs: 60_000 })
     expect(child.timedOut, child.stderr).toBe(false)

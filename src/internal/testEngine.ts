@@ -108,8 +108,9 @@ const isValidUtf8 = (bytes: Uint8Array): boolean => {
 /**
  * Effect's scheduler resumes fibers on microtasks. A request/response loop between the session and a handler
  * resumes one fiber from the other forever, so the microtask queue never empties and no timer, I/O callback or test
- * timeout can run (a real socket returns to the event loop on every read). The server end therefore returns to the
- * event loop once a slice of work has gone on for `SLICE_MS` without it turning.
+ * timeout can run (a real socket returns to the event loop on every read); so does a loop of short sessions. The
+ * server end (each `receive`, each handshake) therefore returns to the event loop once a slice of work has gone on
+ * for `SLICE_MS` without it turning.
  */
 const SLICE_MS = 4
 
@@ -159,7 +160,7 @@ const yieldToEventLoop: Effect.Effect<void> = Effect.async<void>((resume) => {
 })
 
 /** `effect`, after a turn of the event loop when the current slice is spent. */
-const fairly = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+export const fairly = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
   Effect.suspend(() => sliceSpent() ? Effect.zipRight(yieldToEventLoop, effect) : effect)
 
 // ---- the connection -------------------------------------------------------------------------------------------------
