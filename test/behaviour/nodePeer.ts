@@ -2,12 +2,9 @@
  * A real `ws` server on 127.0.0.1 scripted through the same `TestEngine.ServerConnection` interface as the
  * in-memory server, so that the behaviour suite drives both engines with one script.
  */
-import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FiberSet from "effect/FiberSet"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -16,6 +13,7 @@ import type { IncomingMessage } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 import { type WebSocket, WebSocketServer } from "ws"
 import { CloseReason, Frame, NodeEngine, TestEngine } from "../../src/index.js"
+import { scriptRunner } from "./scripts.js"
 import type { Peer, PeerOptions } from "./suite.js"
 
 /** The parts of a `ws` connection the peer reaches into to stop it from answering a Close on its own. */
@@ -188,20 +186,8 @@ export const serverConnectionOf = (
 export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const connections = yield* Queue.unbounded<TestEngine.ServerConnection>()
-    // a script per connection, held to TestEngine's rule: its failure fails the run (here when the peer stops,
-    // after the clients are gone and the scripts had a second to finish), reading past the end ends it quietly
-    const scripts = yield* FiberSet.make<void, never>()
-    const runScript = yield* FiberSet.runtime(scripts)<never>()
-    const failures: Array<Cause.Cause<unknown>> = []
-    yield* Effect.addFinalizer(() =>
-      Effect.gen(function*() {
-        yield* Effect.forEach(scripts, (fiber) =>
-          Effect.interruptible(Effect.raceFirst(Fiber.await(fiber), Effect.sleep("1 second"))).pipe(
-            Effect.zipRight(Fiber.interrupt(fiber))
-          ), { concurrency: "unbounded", discard: true })
-        if (failures.length > 0) yield* Effect.orDie(Effect.failCause(failures[0]!))
-      })
-    )
+    // created before the server, so that its finalizer runs once the clients are gone
+    const script = options.handler === undefined ? undefined : yield* scriptRunner(options.handler)
     const server = yield* Effect.acquireRelease(
       Effect.async<WebSocketServer>((resume) => {
         const wss = new WebSocketServer({
@@ -224,17 +210,7 @@ export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope
     server.on("connection", (socket, request) => {
       const connection = serverConnectionOf(socket, request, options)
       Queue.unsafeOffer(connections, connection)
-      if (options.handler !== undefined) {
-        const handler = options.handler
-        runScript(
-          Effect.catchAllCause(Effect.suspend(() => handler(connection)), (cause) =>
-            Effect.sync(() => {
-              const quiet = Cause.defects(cause).length === 0 &&
-                [...Cause.failures(cause)].every((e) => e instanceof TestEngine.ConnectionClosed)
-              if (!quiet) failures.push(cause)
-            }))
-        )
-      }
+      if (script !== undefined) script(connection)
     })
     const port = (server.address() as AddressInfo).port
     return {
