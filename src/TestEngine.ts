@@ -258,13 +258,6 @@ const endsQuietly = (cause: Cause.Cause<unknown>): boolean =>
   Cause.defects(cause).length === 0 &&
   Cause.failures(cause).pipe((failures) => [...failures].every((e) => e instanceof internal.ConnectionClosed))
 
-/** A real-time wait, deliberately not on the Effect `Clock`: under `TestClock` nobody would advance it. */
-const realSleep = (millis: number): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const handle = globalThis.setTimeout(() => resume(Effect.void), millis)
-    return Effect.sync(() => globalThis.clearTimeout(handle))
-  })
-
 const DEFAULT_GRACE_PERIOD = Duration.seconds(1)
 
 const internalError = new CloseReason({ code: CloseReason.Codes.INTERNAL_ERROR, message: "" })
@@ -290,7 +283,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
     const settle = (fiber: Fiber.RuntimeFiber<Outcome, unknown>): Effect.Effect<Outcome> =>
       // finalizers run uninterruptibly: without `interruptible` the race could not stop the losing wait
       Effect.interruptible(
-        Effect.raceFirst(Fiber.await(fiber), Effect.as(realSleep(grace), undefined))
+        Effect.raceFirst(Fiber.await(fiber), Effect.as(internal.realSleep(grace), undefined))
       ).pipe(
         Effect.flatMap((exit: Exit.Exit<Outcome, unknown> | undefined) =>
           exit === undefined ? Effect.as(Fiber.interrupt(fiber), undefined) : Effect.succeed(

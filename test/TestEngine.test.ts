@@ -1,4 +1,4 @@
-import { describe, expect, it } from "@effect/vitest"
+import { describe, expect, it, vi } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -626,6 +626,29 @@ describe("TestEngine does not starve timers (real time)", () => {
       expect(Option.isNone(result)).toBe(true)
       expect(Date.now() - start).toBeLessThan(1_000)
     }).pipe(Effect.provide(testLayer())))
+
+  it("fake timers installed by a test (setImmediate included) do not stop the engine's yields", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setImmediate", "clearImmediate", "setInterval"] })
+    try {
+      const roundTrips = await Effect.runPromise(
+        WebSockets.webSocket(url, (session) =>
+          Effect.gen(function*() {
+            // long enough to spend several slices: each one ends with a yield to the event loop
+            const start = performance.now()
+            let count = 0
+            while (performance.now() - start < 100 || count < 500) {
+              yield* session.send("ping")
+              yield* session.receive
+              count++
+            }
+            return count
+          })).pipe(Effect.provide(testLayer({ handler: TestEngine.echo })))
+      )
+      expect(roundTrips).toBeGreaterThanOrEqual(500)
+    } finally {
+      vi.useRealTimers()
+    }
+  }, 20_000)
 
   it("an endless loop in a child process: a 200 ms timer (a test runner's timeout) still fires", async () => {
     const child = await runChild("./endlessEcho.ts", { deadlineMs: 60_000 })

@@ -119,23 +119,44 @@ let sliceOpen = false
 
 const now = (): number => globalThis.performance.now()
 
+type Schedule = (f: () => void, millis: number) => () => void
+
 /**
- * Runs `f` on the next turn of the event loop: `setImmediate` where there is one (Node, Bun: it runs after I/O and
- * before the loop would idle, and timers that are due run on the way), else a zero timer.
+ * The host's own timers, taken when the module loads: fake timers installed later by a test (`vi.useFakeTimers`)
+ * must not stop the engine's yields to the event loop, which only exist because real time has to go on.
  */
-const nextTurn = (f: () => void): () => void => {
+const hostTimers = ((): { readonly later: Schedule; readonly nextTurn: (f: () => void) => () => void } => {
   const g = globalThis as {
     setImmediate?: (f: () => void) => unknown
     clearImmediate?: (handle: unknown) => void
   }
-  if (g.setImmediate !== undefined && g.clearImmediate !== undefined) {
-    const handle = g.setImmediate(f)
-    const clear = g.clearImmediate
-    return () => clear(handle)
+  const setTimer = globalThis.setTimeout.bind(globalThis)
+  const clearTimer = globalThis.clearTimeout.bind(globalThis)
+  const later: Schedule = (f, millis) => {
+    const handle = setTimer(f, millis)
+    return () => clearTimer(handle)
   }
-  const handle = globalThis.setTimeout(f, 0)
-  return () => globalThis.clearTimeout(handle)
-}
+  const setImmediate = g.setImmediate?.bind(globalThis)
+  const clearImmediate = g.clearImmediate?.bind(globalThis)
+  return {
+    later,
+    // `setImmediate` where there is one (Node, Bun): it runs after I/O and before the loop would idle, and timers
+    // that are due run on the way; elsewhere a zero timer
+    nextTurn: setImmediate !== undefined && clearImmediate !== undefined
+      ? (f) => {
+        const handle = setImmediate(f)
+        return () => clearImmediate(handle)
+      }
+      : (f) => later(f, 0)
+  }
+})()
+
+/** Runs `f` on the next turn of the event loop. */
+const nextTurn = (f: () => void): () => void => hostTimers.nextTurn(f)
+
+/** Waits `millis` of real time, on the host's timers: not the Effect `Clock`, which a `TestClock` may stand for. */
+export const realSleep = (millis: number): Effect.Effect<void> =>
+  Effect.async<void>((resume) => Effect.sync(hostTimers.later(() => resume(Effect.void), millis)))
 
 const endSlice = () => {
   sliceOpen = false
