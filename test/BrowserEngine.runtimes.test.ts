@@ -15,9 +15,9 @@ import type { Lack } from "./behaviour/suite.js"
 
 /** What docs/BrowserEngine.md says each runtime lacks: exactly these cases may be not applicable. */
 const documentedLacks: Record<string, ReadonlyArray<Lack>> = {
-  chromium: ["handshakeStatus", "pingFrames", "readAfterClose"],
-  bun: ["pingFrames", "readAfterClose"],
-  deno: ["pingFrames"]
+  chromium: ["handshakeStatus", "pingFrames", "readAfterClose", "peerViolations"],
+  bun: ["pingFrames", "readAfterClose", "peerViolations"],
+  deno: ["pingFrames", "peerViolations"]
 }
 
 let bundle = ""

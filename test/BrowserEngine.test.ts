@@ -25,7 +25,7 @@ behaviourSuite({
   test: (name, self, timeout) => it.scopedLive(name, self, timeout ?? 10_000),
   notApplicable: (name, lack) =>
     it.skip(`${name} — not applicable: the standard WebSocket API lacks ${lack} (docs/BrowserEngine.md)`, () => {}),
-  lacks: ["pingFrames"],
+  lacks: ["pingFrames", "peerViolations"],
   peer: (options) => Effect.map(nodePeer(options), (peer) => ({ ...peer, engine: WsLive })),
   advance: (duration) => Effect.sleep(duration)
 })

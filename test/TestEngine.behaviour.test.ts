@@ -16,6 +16,7 @@ behaviourSuite({
       TestEngine.make({
         ignorePings: options.ignorePings,
         ignoreClose: options.ignoreClose,
+        handler: options.handler,
         handshake: () => options.refuse === undefined ? TestEngine.accept() : TestEngine.refuse(options.refuse)
       }),
       (server) => ({

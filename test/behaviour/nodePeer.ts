@@ -12,7 +12,8 @@ import type * as Scope from "effect/Scope"
 import type { IncomingMessage } from "node:http"
 import type { AddressInfo, Socket } from "node:net"
 import { type WebSocket, WebSocketServer } from "ws"
-import { CloseReason, Frame, NodeEngine, type TestEngine } from "../../src/index.js"
+import { CloseReason, Frame, NodeEngine, TestEngine } from "../../src/index.js"
+import { scriptRunner } from "./scripts.js"
 import type { Peer, PeerOptions } from "./suite.js"
 
 /** The parts of a `ws` connection the peer reaches into to stop it from answering a Close on its own. */
@@ -30,6 +31,35 @@ const closeFrame = (code: number, reason: Buffer): Frame.Close =>
 /** A Close frame with any payload, written under ws (which refuses codes that may not be sent). */
 const rawClose = (payload: Uint8Array): Buffer => Buffer.concat([Buffer.from([0x88, payload.byteLength]), payload])
 
+/** An unmasked final frame with any payload (server to client), written under ws. */
+const rawFrame = (opcode: number, payload: Uint8Array): Buffer => {
+  const length = payload.byteLength
+  const header = length < 126
+    ? Buffer.from([0x80 | opcode, length])
+    : Buffer.from([0x80 | opcode, 126, length >> 8, length & 0xff])
+  return Buffer.concat([header, payload])
+}
+
+const isWellFormed = (s: string): boolean => (s as unknown as { isWellFormed: () => boolean }).isWellFormed()
+
+/**
+ * A string's code points as UTF-8, lone surrogates included (encoded as if they were characters, which UTF-8
+ * forbids): how the in-memory server's "Text frame holding a lone surrogate" goes on a real wire as invalid UTF-8.
+ */
+const looseUtf8 = (s: string): Buffer => {
+  const bytes: Array<number> = []
+  for (const char of s) {
+    const cp = char.codePointAt(0)!
+    if (cp < 0x80) bytes.push(cp)
+    else if (cp < 0x800) bytes.push(0xc0 | (cp >> 6), 0x80 | (cp & 0x3f))
+    else if (cp < 0x10000) bytes.push(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f))
+    else {
+      bytes.push(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 0x3f), 0x80 | ((cp >> 6) & 0x3f), 0x80 | (cp & 0x3f))
+    }
+  }
+  return Buffer.from(bytes)
+}
+
 /** The script's view of one `ws` server connection. */
 export const serverConnection = (
   socket: WebSocket,
@@ -45,6 +75,9 @@ export const serverConnection = (
     frames.unsafeOffer(frame)
   }
   const closed = Effect.runSync(Deferred.make<void>())
+  /** Who sent the first Close, and how the connection ended: for the error of a `receive` past the end. */
+  let firstClose: "client" | "server" | undefined
+  let endCode = 1006
   const internals = socket as unknown as WsInternals
   socket.on("message", (data: Buffer, isBinary: boolean) => {
     offer(isBinary ? Frame.binary(new Uint8Array(data)) : Frame.text(data.toString()))
@@ -52,15 +85,20 @@ export const serverConnection = (
   socket.on("ping", (payload: Buffer) => offer(Frame.ping(new Uint8Array(payload))))
   socket.on("pong", (payload: Buffer) => offer(Frame.pong(new Uint8Array(payload))))
   socket.on("error", () => {})
-  socket.on("close", () => {
+  socket.on("close", (code: number) => {
+    endCode = code
     frames.unsafeDone(Exit.void)
     Deferred.unsafeDone(closed, Exit.void)
   })
   const receiver = internals._receiver
+  receiver.prependListener("conclude", () => {
+    firstClose ??= "client"
+  })
   if (options.ignoreClose) {
     // keep what ws needs to end the connection once we answer, but send nothing on our own
     receiver.removeAllListeners("conclude")
     receiver.on("conclude", (code: number, reason: Buffer) => {
+      firstClose ??= "client"
       internals._closeFrameReceived = true
       internals._closeCode = code
       internals._closeMessage = Buffer.from(reason)
@@ -77,6 +115,9 @@ export const serverConnection = (
       const frame = typeof data === "string" ? Frame.text(data) : data instanceof Uint8Array ? Frame.binary(data) : data
       switch (frame._tag) {
         case "Text":
+          if (frame.fin && !isWellFormed(frame.data)) {
+            return internals._socket.write(rawFrame(0x1, looseUtf8(frame.data)))
+          }
           return socket.send(frame.data, { binary: false, fin: frame.fin })
         case "Binary":
           return socket.send(Buffer.from(frame.data), { binary: true, fin: frame.fin })
@@ -85,7 +126,10 @@ export const serverConnection = (
         case "Pong":
           return socket.pong(Buffer.from(frame.data))
         case "Close": {
+          firstClose ??= "server"
           const reason = Frame.readReason(frame)
+          // ws would re-encode a malformed reason as valid UTF-8: write the payload as it is
+          if (!Frame.isValidClosePayload(frame.data)) return internals._socket.write(rawClose(frame.data))
           if (Option.isNone(reason)) return socket.close()
           try {
             return socket.close(reason.value.code, reason.value.message)
@@ -95,14 +139,30 @@ export const serverConnection = (
         }
       }
     })
+  const closedError = () => {
+    const initiator = endCode === 1006 || firstClose === undefined ? "dropped" : firstClose
+    return new TestEngine.ConnectionClosed({
+      message: `ws peer connection ${url.href} has ended (${initiator}, ${endCode}); no more frames to receive`,
+      url: url.href,
+      initiator,
+      code: endCode
+    })
+  }
   return {
     request: { url, headers, protocols, deflate: undefined, maxFrameSize: 0 },
     incoming: Mailbox.toStream(frames),
-    receive: frames.take,
+    receive: Effect.catchTag(frames.take, "NoSuchElementException", () => Effect.fail(closedError())),
     received: Effect.sync(() => log.slice()),
     send,
     close: (reason = new CloseReason({ code: 1000, message: "" })) => send(Frame.close(reason)),
-    drop: Effect.sync(() => socket.terminate()),
+    // a peer that drops after sending: what it wrote reaches the client's socket first (terminate discards
+    // what ws has not handed to the kernel yet)
+    drop: Effect.promise(async () => {
+      for (let waited = 0; socket.bufferedAmount > 0 && waited < 2_000; waited += 5) {
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+      socket.terminate()
+    }),
     closed: Deferred.await(closed)
   }
 }
@@ -126,6 +186,8 @@ export const serverConnectionOf = (
 export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
   Effect.gen(function*() {
     const connections = yield* Queue.unbounded<TestEngine.ServerConnection>()
+    // created before the server, so that its finalizer runs once the clients are gone
+    const script = options.handler === undefined ? undefined : yield* scriptRunner(options.handler)
     const server = yield* Effect.acquireRelease(
       Effect.async<WebSocketServer>((resume) => {
         const wss = new WebSocketServer({
@@ -146,7 +208,9 @@ export const nodePeer = (options: PeerOptions): Effect.Effect<Peer, never, Scope
         })
     )
     server.on("connection", (socket, request) => {
-      Queue.unsafeOffer(connections, serverConnectionOf(socket, request, options))
+      const connection = serverConnectionOf(socket, request, options)
+      Queue.unsafeOffer(connections, connection)
+      if (script !== undefined) script(connection)
     })
     const port = (server.address() as AddressInfo).port
     return {

@@ -11,14 +11,16 @@
  * The suite needs no test runner: vitest registers it (test/*.behaviour.test.ts), and test/behaviour/runner.ts runs
  * it in a browser page, Bun and Deno.
  */
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { Engine, Session, TestEngine } from "../../src/index.js"
 import { CloseReason, Frame, WebSocketException, WebSockets } from "../../src/index.js"
@@ -32,6 +34,8 @@ export interface PeerOptions {
   readonly ignoreClose?: boolean
   /** Refuse every handshake with this status. */
   readonly refuse?: number
+  /** A script run for every connection; its failure must fail the run (README: Testing your code with TestEngine). */
+  readonly handler?: (connection: TestEngine.ServerConnection) => Effect.Effect<unknown, unknown>
 }
 
 /** A running peer. */
@@ -49,9 +53,11 @@ type Tester = (name: string, self: () => Effect.Effect<unknown, unknown, Scope.S
  * Something an engine may be unable to do, by the nature of its runtime (docs/BrowserEngine.md):
  * - `handshakeStatus`: the status of a refused upgrade is not visible (browsers);
  * - `pingFrames`: no Ping frames can be sent (the standard `WebSocket` API);
- * - `readAfterClose`: once we sent our Close, the runtime drops data the peer still had in flight (browsers, Bun).
+ * - `readAfterClose`: once we sent our Close, the runtime drops data the peer still had in flight (browsers, Bun);
+ * - `peerViolations`: the runtime judges the peer's protocol violations (invalid UTF-8, …) itself and fails the
+ *   connection its own way, so the session cannot report them as `Protocol` with the close code sent.
  */
-export type Lack = "handshakeStatus" | "pingFrames" | "readAfterClose"
+export type Lack = "handshakeStatus" | "pingFrames" | "readAfterClose" | "peerViolations"
 
 /** What the suite needs from an engine. */
 export interface EngineFixture {
@@ -79,7 +85,7 @@ const closeOf = (frame: Frame.Frame): Option.Option<CloseReason> =>
 const receiveUntil = <F extends Frame.Frame>(
   server: TestEngine.ServerConnection,
   p: (frame: Frame.Frame) => frame is F
-): Effect.Effect<F, Cause.NoSuchElementException> =>
+): Effect.Effect<F, TestEngine.ConnectionClosed> =>
   Effect.flatMap(server.receive, (frame) => p(frame) ? Effect.succeed(frame) : receiveUntil(server, p))
 
 /** Binary payloads as plain Uint8Arrays (NodeEngine hands out Buffers), so frames compare structurally. */
@@ -345,4 +351,132 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
         })))
   })
+
+  // Where TestEngine once differed from a real peer (README: Testing your code with TestEngine): both engines are held
+  // to the same outcome here so that they cannot drift apart again.
+  describe(`a peer's fidelity on ${fixture.name}`, () => {
+    const violations = testUnless("peerViolations")
+    /** Starts a peer with `peerOptions` and runs `f` under the plugin that reaches it. */
+    const withPeer = <A, E>(
+      peerOptions: PeerOptions,
+      f: (peer: Peer) => Effect.Effect<A, E, WebSockets.WebSockets | Scope.Scope>
+    ) =>
+      Effect.gen(function*() {
+        const peer = yield* fixture.peer(peerOptions)
+        return yield* f(peer).pipe(Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine))))
+      })
+
+    test("a script's wrong expect, made after the client closed, fails the run", () =>
+      Effect.gen(function*() {
+        const handler = (server: TestEngine.ServerConnection) =>
+          Effect.gen(function*() {
+            const frames = Chunk.toReadonlyArray(yield* Stream.runCollect(server.incoming)).filter(Frame.isData)
+            expect(frames.map(Frame.readText)).toEqual(["one", "two", "three"])
+          })
+        const exit = yield* Effect.exit(
+          Effect.scoped(withPeer({ handler }, (peer) =>
+            WebSockets.webSocket(peer.url, (session) =>
+              Effect.zipRight(session.send("one"), session.send("two")))))
+        )
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) expect(Cause.pretty(exit.cause)).toContain("three")
+      }))
+
+    test("a script reading past the end gets ConnectionClosed, and its loop ending so does not fail the run", () =>
+      Effect.gen(function*() {
+        let ended: TestEngine.ConnectionClosed | undefined
+        const handler = (server: TestEngine.ServerConnection) =>
+          Effect.forever(
+            Effect.flatMap(server.receive, (frame) => Frame.isData(frame) ? server.send(frame) : Effect.void)
+          ).pipe(Effect.tapError((error) => Effect.sync(() => (ended = error))))
+        const echoed = yield* Effect.scoped(withPeer({ handler }, (peer) =>
+          WebSockets.webSocket(peer.url, (session) => Effect.zipRight(session.send("a"), session.receive))))
+        expect(plain(echoed)).toEqual(Frame.text("a"))
+        expect(ended?._tag).toBe("ConnectionClosed")
+        expect(ended?.initiator).toBe("client")
+      }))
+
+    test("a request/response loop lets timers fire: timeoutOption(200 millis) ends it within a second", () =>
+      Effect.gen(function*() {
+        let ticks = 0
+        const interval = setInterval(() => ticks++, 10)
+        const [result, elapsed] = yield* Effect.scoped(withPeer({ handler: echoScript }, (peer) =>
+          WebSockets.webSocket(peer.url, (session) =>
+            Effect.suspend(() => {
+              const start = Date.now()
+              return Effect.forever(
+                Effect.zipRight(
+                  Effect.zipRight(session.send("ping"), session.receive),
+                  // a regression fails here after 5 s instead of hanging the run
+                  Effect.suspend(() => Date.now() - start > 5_000 ? Effect.fail("starved" as const) : Effect.void)
+                )
+              ).pipe(Effect.timeoutOption("200 millis"), Effect.map((result) => [result, Date.now() - start] as const))
+            }))
+        )).pipe(Effect.withClock(Clock.make()), Effect.ensuring(Effect.sync(() => clearInterval(interval))))
+        expect(Option.isNone(result)).toBe(true)
+        expect(elapsed).toBeLessThan(1_000)
+        expect(ticks).toBeGreaterThanOrEqual(3)
+      }))
+
+    test("the peer going away (its scope released) ends the session with 1006 and send fails with Closed", () =>
+      Effect.gen(function*() {
+        const peerScope = yield* Scope.make()
+        const peer = yield* fixture.peer({}).pipe(Scope.extend(peerScope))
+        const session = yield* WebSockets.webSocketSession(peer.url).pipe(
+          Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
+        )
+        yield* peer.nextConnection
+        yield* Scope.close(peerScope, Exit.void)
+        expect(yield* session.closeReason).toEqual(Option.some(reason(1006)))
+        expect((yield* failureOf(session.send("anyone?"))).reason).toBe("Closed")
+        expect((yield* failureOf(Stream.runDrain(session.incoming))).reason).toBe("Closed")
+      }))
+
+    test("a drop after a slow consumer: everything received before it is delivered, then 1006", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          // 1.2 MiB: more than the session buffers before it stops reading (1 MiB), little enough for the
+          // socket buffers of a loopback connection; 300 messages, so that a remote peer needs few commands
+          const count = 300
+          const body = "x".repeat(4096)
+          for (let i = 0; i < count; i++) yield* server.send(`${i}:${body}`)
+          yield* server.drop
+          const received: Array<string> = []
+          const error = yield* failureOf(
+            Stream.runForEach(session.incoming, (frame) => Effect.sync(() => received.push(Frame.readText(frame))))
+          )
+          expect(received.length).toBe(count)
+          expect(received.every((text, i) => text === `${i}:${body}`)).toBe(true)
+          expect(error.reason).toBe("Closed")
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1006)))
+        })))
+
+    violations("an invalid UTF-8 close reason: Close(1007) is sent, incoming fails with Protocol", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* server.send({ _tag: "Close", fin: true, data: new Uint8Array([0x03, 0xe8, 0xc3, 0x28]) })
+          const error = yield* failureOf(Stream.runDrain(session.incoming))
+          expect(error.reason).toBe("Protocol")
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1007)))
+          const close = yield* receiveUntil(server, Frame.isClose)
+          expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1007))
+        })))
+
+    violations("invalid UTF-8 in a Text message: Close(1007) is sent, incoming fails with Protocol", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* server.send("fine")
+          yield* server.send(Frame.text("broken \uD800"))
+          expect(yield* session.receive).toEqual(Frame.text("fine"))
+          const error = yield* failureOf(session.receive)
+          expect(error.reason).toBe("Protocol")
+          expect(yield* session.closeReason).toEqual(Option.some(reason(1007)))
+          const close = yield* receiveUntil(server, Frame.isClose)
+          expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1007))
+        })))
+  })
 }
+
+/** Sends every data frame back (TestEngine.echo, spelled out so that the suite does not lean on it). */
+const echoScript = (server: TestEngine.ServerConnection) =>
+  Stream.runForEach(Stream.filter(server.incoming, Frame.isData), (frame) => server.send(frame))

@@ -3,7 +3,6 @@
  * scripted through the control protocol, behind the same `TestEngine.ServerConnection` interface the suite uses
  * everywhere. Runs wherever `fetch` does.
  */
-import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -13,6 +12,8 @@ import { CloseReason } from "../../../src/CloseReason.js"
 import type * as Engine from "../../../src/Engine.js"
 import * as Frame from "../../../src/Frame.js"
 import type * as TestEngine from "../../../src/TestEngine.js"
+import { ConnectionClosed } from "../../../src/TestEngine.js"
+import { scriptRunner } from "../scripts.js"
 import type { Peer, PeerOptions } from "../suite.js"
 import type { Command, NextConnection, Received, StartedPeer } from "./protocol.js"
 import { decodeFrame, encodeFrame } from "./protocol.js"
@@ -38,7 +39,14 @@ const serverConnection = (base: string, next: NextConnection): TestEngine.Server
   const conn = next.conn
   const receive = Effect.flatMap(
     call<Received>(base, { op: "conn.receive", conn }),
-    ({ frame }) => frame === null ? Effect.fail(new Cause.NoSuchElementException()) : Effect.succeed(decodeFrame(frame))
+    ({ closed, frame }) =>
+      frame === null
+        ? Effect.fail(
+          new ConnectionClosed(
+            closed ?? { message: "the connection has ended", url: next.url, initiator: "dropped", code: 1006 }
+          )
+        )
+        : Effect.succeed(decodeFrame(frame))
   )
   const send = (data: string | Uint8Array | Frame.Frame) => {
     const frame = typeof data === "string" ? Frame.text(data) : data instanceof Uint8Array ? Frame.binary(data) : data
@@ -65,18 +73,20 @@ const serverConnection = (base: string, next: NextConnection): TestEngine.Server
   }
 }
 
-/** Peers run by the host at `base`, reached with `engine`; each stops with its scope. */
+/**
+ * Peers run by the host at `base`, reached with `engine`; each stops with its scope. A `handler` (a function, which
+ * cannot travel to the host) runs here, on every connection the peer accepts.
+ */
 export const remotePeer = (base: string, engine: Layer.Layer<Engine.Engine>) =>
 (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
-  Effect.map(
-    Effect.acquireRelease(
+  Effect.gen(function*() {
+    const script = options.handler === undefined ? undefined : yield* scriptRunner(options.handler)
+    const { peer, url } = yield* Effect.acquireRelease(
       call<StartedPeer>(base, { op: "peer.start", options }),
       ({ peer }) => call<unknown>(base, { op: "peer.stop", peer })
-    ),
-    ({ peer, url }) => ({
-      url,
-      engine,
-      nextConnection: Effect.map(call<NextConnection>(base, { op: "peer.next", peer }), (next) =>
-        serverConnection(base, next))
-    })
-  )
+    )
+    const nextConnection = Effect.map(call<NextConnection>(base, { op: "peer.next", peer }), (next) =>
+      serverConnection(base, next))
+    if (script !== undefined) yield* Effect.forkScoped(Effect.forever(Effect.map(nextConnection, script)))
+    return { url, engine, nextConnection }
+  })

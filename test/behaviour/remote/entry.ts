@@ -24,9 +24,9 @@ const standardWireCode = (code: number) => code === 1000 || (code >= 3000 && cod
 
 /** What each runtime's `WebSocket` cannot do (docs/BrowserEngine.md). */
 const lacks: Record<Runtime, ReadonlyArray<Lack>> = {
-  chromium: ["handshakeStatus", "pingFrames", "readAfterClose"],
-  bun: ["pingFrames", "readAfterClose"],
-  deno: ["pingFrames"]
+  chromium: ["handshakeStatus", "pingFrames", "readAfterClose", "peerViolations"],
+  bun: ["pingFrames", "readAfterClose", "peerViolations"],
+  deno: ["pingFrames", "peerViolations"]
 }
 
 const post = (path: string, body: unknown) =>

@@ -6,6 +6,7 @@
  *   (POST /rpc, protocol.ts),
  * - receives the results (POST /results).
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
@@ -131,7 +132,11 @@ export const startHost = async (bundle: string): Promise<Host> => {
             return {}
           case "conn.receive": {
             const exit = await Effect.runPromiseExit(connection.receive)
-            return { frame: Exit.isSuccess(exit) ? encodeFrame(exit.value) : null }
+            if (Exit.isSuccess(exit)) return { frame: encodeFrame(exit.value) }
+            const error = Cause.failureOption(exit.cause)
+            if (error._tag === "None") throw Cause.squash(exit.cause)
+            const { code, initiator, message, url } = error.value
+            return { frame: null, closed: { message, url, initiator, code } }
           }
           case "conn.received":
             return (await Effect.runPromise(connection.received)).map(encodeFrame)

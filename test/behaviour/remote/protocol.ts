@@ -46,7 +46,13 @@ export interface NextConnection {
   readonly protocols: ReadonlyArray<string>
 }
 
-/** `conn.receive`: a frame, or `null` once the connection has ended and every frame was taken. */
+/** `conn.receive`: a frame, or `null` once the connection has ended and every frame was taken (and how it ended). */
 export interface Received {
   readonly frame: WireFrame | null
+  readonly closed?: {
+    readonly message: string
+    readonly url: string
+    readonly initiator: "client" | "server" | "dropped"
+    readonly code: number
+  }
 }
