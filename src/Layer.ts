@@ -489,6 +489,14 @@ export const layerSocket = (
 export const metrics = Metrics.metrics
 
 /**
+ * The bucket boundaries of `websockets.ping.rtt` (milliseconds), for `Metric.histogram("websockets.ping.rtt", …)`.
+ *
+ * @since 0.1.0
+ * @category observability
+ */
+export const pingRttBoundaries = Metrics.pingRttBoundaries
+
+/**
  * The spans a session records with Effect's `Tracer`: `websockets.connect` around each handshake and
  * `websockets.session` over the session's life, with the attributes named in `spanAttributes`.
  *
