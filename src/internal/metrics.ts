@@ -94,21 +94,28 @@ export const recordReconnect = (engine: { readonly name?: string | undefined }):
   forEngine(engineName(engine)).reconnects.unsafeUpdate(1, noTags)
 }
 
-let nativeByteLength: ((text: string) => number) | undefined | null = null
+let nativeByteLength: ((text: string) => number) | null = null
+
+/** Above this many UTF-16 code units, counting by hand costs more than `TextEncoder` encoding the text. */
+const ENCODE_ABOVE = 256
 
 /**
- * The UTF-8 length of `text`, without encoding it. Node's `Buffer.byteLength` is native and fast; elsewhere (browsers,
- * Deno without the Node globals) the length is counted from the UTF-16 code units. Looked up on first use, so that
- * importing this module touches no Node global.
+ * The UTF-8 length of `text`. Node's `Buffer.byteLength` is native and does not encode; elsewhere (browsers, Deno
+ * without the Node globals) short texts are counted by hand and long ones encoded by `TextEncoder`. Looked up on
+ * first use, so that importing this module touches no Node global.
  */
 export const utf8Length = (text: string): number => {
   if (nativeByteLength === null) {
     const buffer = (globalThis as { Buffer?: { byteLength?: (text: string, encoding: string) => number } }).Buffer
-    nativeByteLength = typeof buffer?.byteLength === "function"
-      ? (t) => buffer.byteLength!(t, "utf8")
-      : undefined
+    if (typeof buffer?.byteLength === "function") {
+      const byteLength = buffer.byteLength
+      nativeByteLength = (t) => byteLength(t, "utf8")
+    } else {
+      const encoder = new TextEncoder()
+      nativeByteLength = (t) => t.length > ENCODE_ABOVE ? encoder.encode(t).byteLength : countUtf8(t)
+    }
   }
-  return nativeByteLength !== undefined ? nativeByteLength(text) : countUtf8(text)
+  return nativeByteLength(text)
 }
 
 /** UTF-8 length counted by hand; a lone surrogate counts as U+FFFD (3 bytes), as `TextEncoder` encodes it. */
