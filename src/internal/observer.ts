@@ -6,11 +6,13 @@
  * received or sent, a Pong answering the pinger, the session's end. Each call is a handful of additions; with
  * metrics turned off (`WebSockets.layer({ metrics: false })`) they return at once.
  */
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import type { CloseReason } from "../CloseReason.js"
 import type * as Engine from "../Engine.js"
 import type { WebSocketException } from "../Errors.js"
@@ -40,7 +42,13 @@ export const Attributes = {
 
 const now: () => number = () => performance.now()
 
-/** One session's observer; never shared between sessions. */
+/**
+ * One session's observer; never shared between sessions.
+ *
+ * The session span is made when the session ends, with the start time recorded when it opened: a span object
+ * (attributes map, ids, status) held for the whole life of every session would cost idle sessions about 1 KiB each,
+ * and exporters see a span only once it has ended anyway.
+ */
 export class Observer {
   /** This session's totals, for the attributes of its span; kept only with metrics on. */
   messagesSent = 0
@@ -49,16 +57,23 @@ export class Observer {
   bytesReceived = 0
   /** When the pinger's outstanding Ping was sent (`performance.now()`), if one is outstanding. */
   private pingSentAt: number | undefined = undefined
-  private span: Tracer.Span | undefined = undefined
-  private clock: Clock.Clock | undefined = undefined
-  private opened = false
-  private ended = false
+  /** What the session span needs, recorded when the session opened (undefined: not open, or tracing disabled). */
+  private tracing: Tracing | undefined = undefined
+  /**
+   * 0: connecting, 1: open, 2: ended before `open` was told, 3: ended and done. One field rather than flags: idle
+   * sessions are mostly bookkeeping.
+   */
+  private phase: 0 | 1 | 2 | 3 = 0
 
   constructor(
     /** The engine-tagged metrics, or undefined when metrics are off. */
     readonly metrics: Metrics.EngineMetrics | undefined,
     readonly engine: string,
-    readonly url: URL
+    /**
+     * The URL with any password redacted. A string rather than the `URL`: the session state keeps its observer, and
+     * a `URL` (with its internal context) would add about 200 bytes to every idle session.
+     */
+    readonly url: string
   ) {}
 
   /** A data message arrived (before it is queued for the consumer). */
@@ -97,31 +112,30 @@ export class Observer {
     this.pingSentAt = undefined
   }
 
-  /** The handshake succeeded: the session span starts and the session counts as open. */
+  /**
+   * The handshake succeeded: the session counts as open, and the fiber's tracer, parent span and clock are recorded
+   * for the session span.
+   */
   open(handshake: Engine.Handshake): Effect.Effect<void> {
-    return Effect.flatMap(
-      Effect.makeSpan(SESSION_SPAN, {
-        kind: "client",
-        captureStackTrace: false,
-        attributes: {
-          [Attributes.url]: redactUrl(this.url),
-          [Attributes.engine]: this.engine,
-          [Attributes.protocol]: handshake.protocol,
-          [Attributes.extensions]: handshake.extensions
+    return Effect.withFiberRuntime((fiber) => {
+      if (this.phase === 1 || this.phase === 3) return Effect.void
+      const endedAlready = this.phase === 2
+      this.phase = endedAlready ? 3 : 1
+      if (fiber.getFiberRef(FiberRef.currentTracerEnabled)) {
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        this.tracing = {
+          tracer: fiber.currentTracer,
+          parent: Context.getOption(fiber.currentContext, Tracer.ParentSpan),
+          clock,
+          startTime: clock.unsafeCurrentTimeNanos(),
+          handshake
         }
-      }),
-      (span) =>
-        Effect.clockWith((clock) =>
-          Effect.sync(() => {
-            this.span = span
-            this.clock = clock
-            this.opened = true
-            // the session may have ended already (a peer that closes at once): then it was never counted as open
-            if (this.ended) this.endSpan(this.endReason, this.endFailure)
-            else if (this.metrics !== undefined) this.metrics.sessionsOpen.unsafeModify(1, Metrics.noTags)
-          })
-        )
-    )
+      }
+      // the session may have ended already (a peer that closes at once): then it never counted as open
+      if (endedAlready) this.endSpan()
+      else if (this.metrics !== undefined) this.metrics.sessionsOpen.unsafeModify(1, Metrics.noTags)
+      return Effect.void
+    })
   }
 
   private endReason: Option.Option<CloseReason> = Option.none()
@@ -129,20 +143,27 @@ export class Observer {
 
   /** The session ended (once): it no longer counts as open, and its span ends with the close code. */
   end(reason: Option.Option<CloseReason>, failure: WebSocketException | undefined): void {
-    if (this.ended) return
-    this.ended = true
+    if (this.phase >= 2) return
+    const wasOpen = this.phase === 1
+    this.phase = wasOpen ? 3 : 2
     this.endReason = reason
     this.endFailure = failure
     this.pingSentAt = undefined
-    if (!this.opened) return
+    if (!wasOpen) return
     if (this.metrics !== undefined) this.metrics.sessionsOpen.unsafeModify(-1, Metrics.noTags)
-    this.endSpan(reason, failure)
+    this.endSpan()
   }
 
-  private endSpan(reason: Option.Option<CloseReason>, failure: WebSocketException | undefined): void {
-    const span = this.span
-    if (span === undefined || this.clock === undefined) return
-    this.span = undefined
+  private endSpan(): void {
+    const tracing = this.tracing
+    if (tracing === undefined) return
+    this.tracing = undefined
+    const span = tracing.tracer.span(SESSION_SPAN, tracing.parent, Context.empty(), [], tracing.startTime, "client")
+    span.attribute(Attributes.url, this.url)
+    span.attribute(Attributes.engine, this.engine)
+    span.attribute(Attributes.protocol, tracing.handshake.protocol)
+    span.attribute(Attributes.extensions, tracing.handshake.extensions)
+    const reason = this.endReason
     if (Option.isSome(reason)) {
       span.attribute(Attributes.closeCode, reason.value.code)
       if (reason.value.message !== "") span.attribute(Attributes.closeReason, reason.value.message)
@@ -153,15 +174,24 @@ export class Observer {
       span.attribute(Attributes.bytesSent, this.bytesSent)
       span.attribute(Attributes.bytesReceived, this.bytesReceived)
     }
+    const failure = this.endFailure
     if (failure !== undefined) span.attribute(Attributes.errorReason, failure.reason)
-    span.end(this.clock.unsafeCurrentTimeNanos(), failure === undefined ? Exit.void : Exit.fail(failure))
+    span.end(tracing.clock.unsafeCurrentTimeNanos(), failure === undefined ? Exit.void : Exit.fail(failure))
   }
+}
+
+interface Tracing {
+  readonly tracer: Tracer.Tracer
+  readonly parent: Option.Option<Tracer.AnySpan>
+  readonly clock: Clock.Clock
+  readonly startTime: bigint
+  readonly handshake: Engine.Handshake
 }
 
 /** A session's observer: metrics tagged with the engine's name, or none when `metrics` is false. */
 export const make = (engine: Engine.Service, url: URL, metrics: boolean): Observer => {
   const name = Metrics.engineName(engine)
-  return new Observer(metrics ? Metrics.forEngine(name) : undefined, name, url)
+  return new Observer(metrics ? Metrics.forEngine(name) : undefined, name, redactUrl(url))
 }
 
 /**
@@ -177,7 +207,7 @@ export const connect = <E extends WebSocketException>(
     {
       kind: "client",
       captureStackTrace: false,
-      attributes: { [Attributes.url]: redactUrl(observer.url), [Attributes.engine]: observer.engine }
+      attributes: { [Attributes.url]: observer.url, [Attributes.engine]: observer.engine }
     },
     (span) =>
       connect.pipe(
