@@ -187,7 +187,7 @@ describe("Observability: spans (README, Tracing and metrics)", () => {
       const connect = spans.find((s) => s.name === "websockets.connect")!
       const session = spans.find((s) => s.name === "websockets.session")!
       const parent = spans.find((s) => s.name === "user.call")!
-      expect(connect.attributes.get("websockets.url")).toBe("ws://user:%3Credacted%3E@chat.test/room?id=1")
+      expect(connect.attributes.get("websockets.url")).toBe("ws://user:<redacted>@chat.test/room?id=1")
       expect(connect.attributes.get("websockets.status")).toBe(101)
       expect(connect.attributes.get("websockets.protocol")).toBe("v1")
       expect(connect.attributes.get("websockets.extensions")).toBe("permessage-deflate")
