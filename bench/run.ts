@@ -10,7 +10,8 @@
  *
  * Options: --quick (fewer rounds and messages, for development), --rounds=N, --only=pipelined,roundTrip,…,
  * --from-src (load the library's sources through tsx instead), --prof (the library's worker runs with
- * `node --cpu-prof`, profiles in bench/profiles/).
+ * `node --cpu-prof`, profiles in bench/profiles/), --metrics (pipelined and round trip also run the library with
+ * `metrics: false`, in a worker of its own, and the table shows the ratio of metrics on to off).
  */
 import { type ChildProcess, execFileSync, fork } from "node:child_process"
 import { existsSync, writeFileSync } from "node:fs"
@@ -49,7 +50,15 @@ const selected = scenarios.filter((s) => only === undefined || only.includes(s))
  * (WS_NO_BUFFER_UTIL=1); this library declares `bufferutil` as an optional dependency, so it has it. For large
  * messages, where client-side masking dominates, "ws + bufferutil" shows raw `ws` with the native mask as well.
  */
-type Worker = ClientName | "ws+bufferutil"
+type Worker = ClientName | "ws+bufferutil" | "library-metrics-off"
+/** --metrics: the library once more with `WebSockets.layer({ metrics: false })`, for pipelined and round trip. */
+const compareMetrics = flag("metrics")
+const runsScenario = (worker: Worker, scenario: string) =>
+  worker === "ws+bufferutil"
+    ? scenario === "large"
+    : worker === "library-metrics-off"
+    ? scenario === "pipelined" || scenario === "roundTrip"
+    : true
 const clients: ReadonlyArray<ClientName> = ["ws", "platform", "library"]
 
 interface Figure {
@@ -176,12 +185,14 @@ const ask = (child: ChildProcess, job: Job, timeoutMs = 180_000) =>
 const startWorker = (worker: Worker) =>
   start(
     "worker.ts",
-    [worker === "ws+bufferutil" ? "ws" : worker],
+    [worker === "ws+bufferutil" ? "ws" : worker === "library-metrics-off" ? "library" : worker],
     ["--expose-gc", ...(flag("prof") && worker === "library" ? ["--cpu-prof", `--cpu-prof-dir=${here}/profiles`] : [])],
     worker === "ws" || worker === "platform"
       ? { WS_NO_BUFFER_UTIL: "1" }
       : worker === "library" && libraryEntry !== undefined
       ? { BENCH_LIBRARY: libraryEntry }
+      : worker === "library-metrics-off"
+      ? { ...(libraryEntry !== undefined ? { BENCH_LIBRARY: libraryEntry } : {}), BENCH_METRICS: "off" }
       : {}
   )
 
@@ -237,20 +248,26 @@ const throughput = selected.filter((s): s is "pipelined" | "roundTrip" | "large"
   s === "pipelined" || s === "roundTrip" || s === "large" || s === "typed"
 )
 if (throughput.length > 0) {
-  const workers: ReadonlyArray<Worker> = throughput.includes("large") ? [...clients, "ws+bufferutil"] : clients
+  const workers: ReadonlyArray<Worker> = [
+    ...clients,
+    ...(throughput.includes("large") ? ["ws+bufferutil" as const] : []),
+    ...(compareMetrics && (throughput.includes("pipelined") || throughput.includes("roundTrip"))
+      ? ["library-metrics-off" as const]
+      : [])
+  ]
   const processes = new Map<Worker, ChildProcess>()
   for (const worker of workers) processes.set(worker, await startWorker(worker))
   // warm-up: a tenth of each scenario, not recorded
   for (const scenario of throughput) {
     for (const worker of workers) {
-      if (worker === "ws+bufferutil" && scenario !== "large") continue
+      if (!runsScenario(worker, scenario)) continue
       await ask(processes.get(worker)!, throughputJob(scenario, 0.1))
     }
   }
   for (let round = 0; round < settings.rounds; round++) {
     for (const scenario of throughput) {
       for (const worker of workers) {
-        if (worker === "ws+bufferutil" && scenario !== "large") continue
+        if (!runsScenario(worker, scenario)) continue
         const answer = await ask(processes.get(worker)!, throughputJob(scenario))
         if (answer.kind === "seconds") recordThroughput(scenario, worker, answer.seconds)
       }
@@ -342,7 +359,8 @@ const rows: Array<Array<string>> = [[
   "this library",
   "target",
   "met",
-  "ws + bufferutil"
+  "ws + bufferutil",
+  ...(compareMetrics ? ["library, metrics off", "metrics on/off"] : [])
 ]]
 const results: Record<string, unknown> = {}
 for (const [key, figure] of Object.entries(figures)) {
@@ -367,7 +385,15 @@ for (const [key, figure] of Object.entries(figures)) {
     cell("library"),
     target?.text ?? "",
     met === undefined ? (target === undefined ? "" : "?") : met ? "yes" : "NO",
-    cell("ws+bufferutil")
+    cell("ws+bufferutil"),
+    ...(compareMetrics
+      ? [
+        cell("library-metrics-off"),
+        Number.isNaN(median(figure.samples["library-metrics-off"]))
+          ? "-"
+          : `${(value / median(figure.samples["library-metrics-off"])).toFixed(3)}x`
+      ]
+      : [])
   ])
   results[key] = {
     label: figure.label,

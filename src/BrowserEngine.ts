@@ -441,7 +441,7 @@ export const makeConstructor = (C: WebSocketConstructor, features: Features = {}
       socket.addEventListener("close", connection)
       return Effect.sync(() => connection.abort())
     })
-  return { capabilities, connect }
+  return { name: "browser", capabilities, connect }
 }
 
 /**
@@ -458,6 +458,7 @@ export const globalFeatures = (): Features => {
 }
 
 const noGlobal: Engine.Service = {
+  name: "browser",
   capabilities: new Set(),
   connect: () =>
     Effect.fail(capabilityError("WebSockets", "this runtime has no global WebSocket (Node < 22): use NodeEngine"))

@@ -203,6 +203,8 @@ export interface Connection {
  * @category models
  */
 export interface Service {
+  /** Names the engine in metrics and spans (tag `engine`): "node", "test", "browser"; default "custom". */
+  readonly name?: string | undefined
   readonly capabilities: ReadonlySet<Capability>
   /**
    * Opens a connection and performs the opening handshake. `listener` is attached before any frame can

@@ -16,12 +16,16 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as Socket from "@effect/platform/Socket"
 import { CloseReason, normal } from "./CloseReason.js"
 import type { WebsocketContentConverter } from "./Converter.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
 import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
 import * as internal from "./internal/session.js"
+import * as Metrics from "./internal/metrics.js"
+import * as observer from "./internal/observer.js"
+import * as internalSocket from "./internal/socket.js"
 import type { DefaultClientWebSocketSession } from "./Session.js"
 
 /**
@@ -43,6 +47,15 @@ export type Request = string | URL | HttpClientRequest.HttpClientRequest | Reque
  * @category models
  */
 export interface RequestOptions extends RequestFields {}
+
+/**
+ * Options of `socket` / `layerSocket`: `closeCodeIsError` (which close codes fail a run; default all but 1000 and
+ * 1006, as on the platform).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SocketOptions extends internalSocket.SocketOptions {}
 
 /**
  * Pass as `pingInterval` to turn the pinger off.
@@ -77,6 +90,8 @@ export interface Options {
   readonly connectTimeout?: Duration.DurationInput | undefined
   readonly contentConverter?: WebsocketContentConverter | undefined
   readonly extensions?: ExtensionsOptions | undefined
+  /** Record the `websockets.*` metrics (see `metrics`); default true. Spans follow Effect's own tracer settings. */
+  readonly metrics?: boolean | undefined
 }
 
 /**
@@ -102,6 +117,8 @@ export interface WebSocketsConfig {
   readonly connectTimeout: Duration.Duration
   readonly contentConverter: Option.Option<WebsocketContentConverter>
   readonly extensions: { readonly deflate: Option.Option<Engine.DeflateOptions> }
+  /** Whether sessions record the `websockets.*` metrics. */
+  readonly metrics: boolean
 }
 
 /**
@@ -180,7 +197,8 @@ export const resolveConfig = (options: Options = {}): WebSocketsConfig => {
       deflate: deflate === undefined || deflate === false
         ? Option.none()
         : Option.some(deflate === true ? {} : deflate)
-    }
+    },
+    metrics: options.metrics ?? true
   }
 }
 
@@ -333,13 +351,16 @@ const open = (
         reason: "Timeout",
         message: `No answer to the WebSocket upgrade within ${Duration.format(config.connectTimeout)}`
       })
+    const observe = observer.make(engine, resolved.url, config.metrics !== false)
     return internal.make(
       config,
       resolved.url,
       (listener) =>
         engine.connect(connectRequest, listener).pipe(
-          Effect.timeoutFail({ duration: config.connectTimeout, onTimeout: timeoutError })
-        )
+          Effect.timeoutFail({ duration: config.connectTimeout, onTimeout: timeoutError }),
+          (connect) => observer.connect(observe, connect) // the spans websockets.connect and websockets.session
+        ),
+      observe
     )
   })
 
@@ -425,3 +446,69 @@ export const wss = <A, E, R>(
   request: Request,
   f: (session: DefaultClientWebSocketSession) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>> => run(request, "wss", f)
+
+// ---------------------------------------------------------------------------------------------------------------
+// In the Effect ecosystem: a platform `Socket`, spans and metrics
+
+/**
+ * `@effect/platform`'s `Socket.Socket` backed by this client: each `run` / `runRaw` opens a session to `request` with
+ * the plugin's settings (pinger, `maxFrameSize`, backpressure), and the library's `WebSocketException` stays the
+ * `cause` of the `SocketError`s it raises. A session still open when the scope closes is closed (1000). See the
+ * README, "A Socket for @effect/rpc".
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const socket = (
+  request: Request,
+  options?: SocketOptions
+): Effect.Effect<Socket.Socket, never, WebSockets | Scope.Scope> =>
+  Effect.flatMap(WebSockets, (service) =>
+    internalSocket.make(Effect.provideService(webSocketSession(request), WebSockets, service), options))
+
+/**
+ * `socket(request)` as the layer of `Socket.Socket`, e.g. under `RpcClient.layerProtocolSocket()`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSocket = (
+  request: Request,
+  options?: SocketOptions
+): Layer.Layer<Socket.Socket, never, WebSockets> => Layer.scoped(Socket.Socket, socket(request, options))
+
+/**
+ * The `websockets.*` metrics, untagged. Every session records into them tagged `engine=<name>` ("node", "test",
+ * "browser"), so read one engine's value with `Metric.tagged("engine", "node")`, or list all of them with
+ * `Metric.snapshot`. Messages are data messages (Text, Binary); bytes are payload bytes (UTF-8 length of a text,
+ * before compression, no frame headers). `WebSockets.layer({ metrics: false })` turns recording off.
+ *
+ * @since 0.1.0
+ * @category observability
+ */
+export const metrics = Metrics.metrics
+
+/**
+ * The bucket boundaries of `websockets.ping.rtt` (milliseconds), for `Metric.histogram("websockets.ping.rtt", …)`.
+ *
+ * @since 0.1.0
+ * @category observability
+ */
+export const pingRttBoundaries = Metrics.pingRttBoundaries
+
+/**
+ * The spans a session records with Effect's `Tracer`: `websockets.connect` around each handshake and
+ * `websockets.session` over the session's life, with the attributes named in `spanAttributes`.
+ *
+ * @since 0.1.0
+ * @category observability
+ */
+export const spans = { connect: observer.CONNECT_SPAN, session: observer.SESSION_SPAN } as const
+
+/**
+ * The attribute names of the spans (`websockets.url` is the URL with any password redacted).
+ *
+ * @since 0.1.0
+ * @category observability
+ */
+export const spanAttributes = observer.Attributes

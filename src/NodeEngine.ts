@@ -397,6 +397,7 @@ const makeConnection = (ws: WebSocket, upgrade: IncomingMessage | undefined): No
  * @category constructors
  */
 export const make: Engine.Service = {
+  name: "node",
   capabilities: Engine.allCapabilities,
   connect: openConnection
 }

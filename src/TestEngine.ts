@@ -390,6 +390,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         return client
       })
     const engine: Engine.Service = {
+      name: "test",
       capabilities: new Set(options.capabilities ?? Engine.allCapabilities),
       connect
     }

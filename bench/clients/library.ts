@@ -16,7 +16,10 @@ const { Converter, NodeEngine, WebSockets } = (await import(
   process.env.BENCH_LIBRARY ?? "../../src/index.js"
 )) as typeof import("../../src/index.js")
 
-const Live = WebSockets.layer({ contentConverter: Converter.json }).pipe(Layer.provide(NodeEngine.layer))
+// BENCH_METRICS=off (bench/run.ts --metrics): the same client with the websockets.* metrics turned off
+const Live = WebSockets.layer({ contentConverter: Converter.json, metrics: process.env.BENCH_METRICS !== "off" }).pipe(
+  Layer.provide(NodeEngine.layer)
+)
 
 const run = <A>(effect: Effect.Effect<A, unknown, WebSocketsModule.WebSockets>): Promise<A> =>
   Effect.runPromise(Effect.provide(effect, Live))

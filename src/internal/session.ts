@@ -27,6 +27,7 @@ import type { Call, DefaultClientWebSocketSession } from "../Session.js"
 import * as Inbox from "./inbox.js"
 import * as Inspect from "./inspect.js"
 import { withoutPassword } from "./redact.js"
+import type { Observer } from "./observer.js"
 import * as Signal from "./signal.js"
 
 /** Settings a session runs with, resolved by the plugin. */
@@ -90,6 +91,8 @@ class State implements Engine.Listener {
   released = false
   pendingPing: Uint8Array | undefined = undefined
   pendingPong: Deferred.Deferred<void> | undefined = undefined
+  /** observability (observer.ts): spans and metrics; undefined for a session opened without the plugin */
+  observer: Observer | undefined = undefined
   constructor(
     /** Messages waiting for `incoming` / `receive` (see inbox.ts for why this is not an `effect/Mailbox`). */
     readonly mailbox: Inbox.Inbox<Frame.Data, WebSocketException>,
@@ -105,6 +108,7 @@ class State implements Engine.Listener {
   }
   onMessage(data: string | Uint8Array): void {
     const state = this
+    if (state.observer !== undefined) state.observer.received(data) // observability
     if (state.phase === "Ended" || state.released) return
     state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
     state.bufferedBytes += sizeOf(data)
@@ -128,6 +132,7 @@ class State implements Engine.Listener {
       state.pendingPing !== undefined && state.pendingPong !== undefined && sameBytes(payload, state.pendingPing)
     ) {
       state.pendingPing = undefined
+      if (state.observer !== undefined) state.observer.pongReceived() // observability
       Deferred.unsafeDone(state.pendingPong, Exit.void)
     }
   }
@@ -177,6 +182,7 @@ const endSession = (state: State, reason: Option.Option<CloseReason>, failure: W
   if (failure === undefined) state.mailbox.unsafeDone(Exit.void)
   else state.mailbox.unsafeDone(Exit.fail(failure))
   state.ended.unsafeDone(reason)
+  if (state.observer !== undefined) state.observer.end(reason, failure) // observability
   if (state.pendingPong !== undefined) Deferred.unsafeDone(state.pendingPong, Exit.void)
 }
 
@@ -244,6 +250,7 @@ const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Dur
       const payload = pingPayload()
       state.pendingPing = payload
       state.pendingPong = pong
+      if (state.observer !== undefined) state.observer.pingSent() // observability
       state.connection.ping(payload)
       const answered = yield* Deferred.await(pong).pipe(Effect.timeout(timeout), Effect.option)
       state.pendingPong = undefined
@@ -265,7 +272,8 @@ const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Dur
 export const make = (
   settings: SessionSettings,
   url: URL,
-  connect: (listener: Engine.Listener) => Effect.Effect<Engine.Connection, WebSocketException>
+  connect: (listener: Engine.Listener) => Effect.Effect<Engine.Connection, WebSocketException>,
+  observer?: Observer
 ): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, Scope.Scope> =>
   Effect.gen(function*() {
     const state = new State(
@@ -273,6 +281,7 @@ export const make = (
       Signal.make<Option.Option<CloseReason>>(),
       Signal.make<void>()
     )
+    state.observer = observer // observability
     const scope = yield* Effect.scope
     const connection = yield* Effect.acquireRelease(
       // acquisition is uninterruptible by default, which would keep `connectTimeout` (and the caller's
@@ -372,6 +381,7 @@ const write = (
         return closeNow(state, Option.getOrElse(Frame.readReason(item), () => normal))
     }
   }
+  if (state.observer !== undefined) state.observer.sent(data, fin) // observability
   if (connection.bufferedAmount() < OUTGOING_HIGH_WATER_BYTES) {
     connection.send(data, fin)
     return undefined
