@@ -21,6 +21,7 @@ import type { WebsocketContentConverter } from "./Converter.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
 import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
+import * as internalReconnecting from "./internal/reconnecting.js"
 import * as internal from "./internal/session.js"
 import type { DefaultClientWebSocketSession } from "./Session.js"
 
@@ -425,3 +426,24 @@ export const wss = <A, E, R>(
   request: Request,
   f: (session: DefaultClientWebSocketSession) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | WebSocketException, WebSockets | Exclude<R, Scope.Scope>> => run(request, "wss", f)
+
+// Reconnecting sessions: the model and rules in Reconnecting.ts, the state machine in internal/reconnecting.ts
+
+import type { ReconnectingOptions, ReconnectingSession } from "./Reconnecting.js"
+export type { ReconnectingOptions, ReconnectingSession }
+export { defaultSchedule as defaultReconnectSchedule, Status } from "./Reconnecting.js"
+
+/**
+ * One logical session over successive connections: `incoming` survives reconnects, sends wait in a bounded buffer
+ * while no connection is open, `status` tells where it stands. What reconnects (drops, ping timeouts, connect
+ * failures, 408/429/5xx, peer Close 1001/1011/1012/1013/1014) and what never does is listed in `Reconnecting`.
+ * The connections close with the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const reconnecting = <E = never, R = never>(
+  request: Request,
+  options: ReconnectingOptions<E, R> = {}
+): Effect.Effect<ReconnectingSession, never, WebSockets | Scope.Scope | R> =>
+  internalReconnecting.make({ tag: WebSockets, open: webSocketSession }, request, options)
