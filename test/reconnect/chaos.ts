@@ -29,6 +29,10 @@ export interface ChaosReport {
   readonly missingWhileDown: number
   /** Messages sent while the status was Open that did not come back: written to a link that then died. */
   readonly lostInFlight: number
+  /** …of which were sent before the cut (in flight when the link died)… */
+  readonly lostBeforeCut: number
+  /** …and after it, before the client could know (written to a dead link). */
+  readonly lostAfterCut: number
   /** Opens after the first one: one per drop when every drop was noticed. */
   readonly reconnects: number
   /** From cutting the link to the session being open again, per drop, by kind. */
@@ -82,6 +86,8 @@ export const runChaos = async (options: {
   const dropsByKind: Record<DropKind, number> = { "reset": 0, "half-open": 0, "close 1012": 0 }
   const reconnectMs: Record<DropKind, Array<number>> = { "reset": [], "half-open": [], "close 1012": [] }
   const openedAt: Array<number> = []
+  /** Messages sent after their round's cut. */
+  const afterCut = new Uint8Array(perRound * options.drops)
   let duplicates = 0
   let reorders = 0
   let last = -1
@@ -140,6 +146,7 @@ export const runChaos = async (options: {
         }
         const status = yield* session.currentStatus
         if (status._tag !== "Open") whileDown.push(seq)
+        if (i >= dropAt) afterCut[seq] = 1
         yield* session.send(String(seq))
         seq++
         // spread the messages over time, so that some are in flight at every cut
@@ -171,8 +178,15 @@ export const runChaos = async (options: {
   let delivered = 0
   for (let n = 0; n < total; n++) delivered += received[n]!
   const down = new Set(whileDown)
-  let lostInFlight = 0
-  for (let n = 0; n < total; n++) if (received[n] === 0 && !down.has(n)) lostInFlight++
+  let lostBeforeCut = 0
+  let lostAfterCut = 0
+  for (let n = 0; n < total; n++) {
+    if (received[n] === 0 && !down.has(n)) {
+      if (afterCut[n] === 1) lostAfterCut++
+      else lostBeforeCut++
+    }
+  }
+  const lostInFlight = lostBeforeCut + lostAfterCut
   return {
     drops: options.drops,
     dropsByKind,
@@ -183,6 +197,8 @@ export const runChaos = async (options: {
     sentWhileDown: whileDown.length,
     missingWhileDown: whileDown.filter((n) => received[n] !== 1).length,
     lostInFlight,
+    lostBeforeCut,
+    lostAfterCut,
     reconnects: openedAt.length - 1,
     reconnectMs,
     liveFibers,
@@ -200,6 +216,7 @@ export const describeChaos = (r: ChaosReport): string => {
   return `${r.drops} drops [${KINDS.map(kind).join("; ")}], ${r.messages} messages in ${
     (r.elapsedMs / 1000).toFixed(1)
   } s: delivered ${r.delivered}, duplicates ${r.duplicates}, reorders ${r.reorders}, sent while down ${r.sentWhileDown} ` +
-    `(missing ${r.missingWhileDown}), lost in flight ${r.lostInFlight}, reconnects ${r.reconnects}, ` +
+    `(missing ${r.missingWhileDown}), lost in flight ${r.lostInFlight} (${r.lostBeforeCut} sent before the cut, ` +
+    `${r.lostAfterCut} after it while still Open), reconnects ${r.reconnects}, ` +
     `time to reconnect median ${median(all).toFixed(0)} ms, max ${Math.max(...all).toFixed(0)} ms`
 }
