@@ -17,7 +17,8 @@
  * the current connection in order; while no connection is open it waits there and goes out first, in order, once
  * a connection is open again (after `onOpen`). A message that was handed to a connection that then dropped may be
  * lost (the peer may or may not have read it); it is never written twice. A message the connection refused because
- * it had already ended was not written, and goes out on the next connection.
+ * it had already ended was not written, and goes out on the next connection. A fragmented message (frames with
+ * `fin: false`) is not safe across a reconnect: send whole messages.
  *
  * @since 0.1.0
  */

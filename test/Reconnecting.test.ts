@@ -544,6 +544,31 @@ describe("WebSockets.reconnecting: messages", () => {
       expect(tagOf(yield* session.currentStatus)).toBe("Open")
     }).pipe(Effect.scoped, Effect.provide(testLayer())))
 
+  it.effect("a consumer that does not keep up holds back reconnecting: an ended connection is drained before the next opens", () => {
+    const script = scriptedHandshake(() => TestEngine.accept())
+    let connections = 0
+    const burst = Array.from({ length: 600 }, (_, i) => `m${i}`)
+    return Effect.gen(function*() {
+      const session = yield* WebSockets.reconnecting(url, { schedule: spaced })
+      yield* advance(10_000, 1_000)
+      // the first connection sent more than the inbox holds, then dropped: no second one while nobody reads
+      expect(script.at).toEqual([0])
+      expect(tagOf(yield* session.currentStatus)).toBe("Reconnecting(1)")
+      const first = yield* Stream.runCollect(Stream.take(session.incoming, burst.length))
+      expect(texts(Chunk.toReadonlyArray(first))).toEqual(burst)
+      yield* advance(1_000)
+      expect(script.at).toEqual([0, 10_000])
+      expect(tagOf(yield* session.currentStatus)).toBe("Open")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(testLayer({
+        handshake: script.handshake,
+        handler: (server) =>
+          ++connections === 1 ? Effect.zipRight(Effect.forEach(burst, server.send), server.drop) : Effect.never
+      }))
+    )
+  })
+
   it.effect("a consumer that stops early loses nothing: the rest stays for the next reader", () =>
     Effect.gen(function*() {
       const session = yield* WebSockets.reconnecting(url, { schedule: spaced })
@@ -616,4 +641,37 @@ describe("WebSockets.reconnecting: scope", () => {
       const exit = yield* Effect.exit(Effect.scoped(WebSockets.reconnecting(url, { bufferSize: 0 })))
       expect(Exit.isFailure(exit) && String(exit.cause)).toContain("bufferSize")
     }).pipe(Effect.provide(testLayer())))
+})
+
+describe("WebSockets.reconnecting: the README example", () => {
+  it.effect("retries a 503 after one second, then is open", () => {
+    let attempts = 0
+    return Effect.gen(function*() {
+      const session = yield* WebSockets.reconnecting("ws://feed.test/", { schedule: Schedule.spaced("1 second") })
+      yield* TestClock.adjust("1 second")
+      expect(attempts).toBe(2)
+      expect((yield* session.currentStatus)._tag).toBe("Open")
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(WebSockets.layer().pipe(Layer.provideMerge(TestEngine.layer({
+        handshake: () => ++attempts === 1 ? TestEngine.refuse(503) : TestEngine.accept()
+      }))))
+    )
+  })
+
+  it("the first README example type-checks against the public API", () => {
+    const program = Effect.gen(function*() {
+      const session = yield* WebSockets.reconnecting("wss://feed.example.com/prices", {
+        schedule: Schedule.exponential("500 millis").pipe(Schedule.jittered, Schedule.upTo("10 minutes")),
+        bufferSize: 1024,
+        overflow: "suspend",
+        onOpen: (connection) => connection.send(`{"subscribe":"ACME"}`)
+      })
+      yield* Effect.fork(Stream.runForEach(session.status, (status) => Effect.log(status._tag)))
+      yield* session.send("hello")
+      yield* Stream.runForEach(session.incoming, (frame) => Effect.log(frame))
+    }).pipe(Effect.scoped)
+    const needs: Effect.Effect<void, WebSocketException, WebSockets.WebSockets> = program
+    expect(Effect.isEffect(needs)).toBe(true)
+  })
 })

@@ -7,8 +7,9 @@
  *   written; it stays in `carry` and goes first on the next connection. An item handed to a connection is never
  *   handed to another one (at-most-once per connection).
  * - `inbox` (a Mailbox): the messages of every connection. One reader fiber per connection pumps the session's
- *   `incoming` into it; each reader starts only when the previous one has delivered everything its connection
- *   received, so messages stay in order across connections and none is delivered twice.
+ *   `incoming` into it. A new connection is opened only once the previous reader is done (everything its connection
+ *   received is in the inbox), so messages stay in order across connections, none is delivered twice, and a
+ *   consumer that does not keep up holds back reconnecting rather than piling up ended connections.
  * - `status` (a SubscriptionRef) and `ended` (a Deferred with the final close reason).
  *
  * The writer is never interrupted while a connection lives: interrupting it between taking an item and writing
@@ -193,10 +194,9 @@ export const make = <E = never, R = never>(
         yield* inbox.done(failure === undefined ? Exit.void : Exit.fail(failure))
       })
 
-    /** Pumps one session's messages into the inbox, after the previous reader is done; ends its scope after. */
-    const read = (session: DefaultClientWebSocketSession, previous: Reader | undefined, connection: Scope.CloseableScope) =>
+    /** Pumps one session's messages into the inbox; ends the connection's scope once they are all there. */
+    const read = (session: DefaultClientWebSocketSession, connection: Scope.CloseableScope) =>
       Effect.gen(function*() {
-        if (previous !== undefined) yield* Fiber.await(previous)
         const result = yield* session.incoming.pipe(
           Stream.runForEachChunk((chunk) => inbox.offerAll(chunk)),
           Effect.either
@@ -250,6 +250,12 @@ export const make = <E = never, R = never>(
 
     /** One connection: open it, run `onOpen`, then serve it until it ends. */
     const attempt: Effect.Effect<Outcome, never, WebSockets | R> = Effect.gen(function*() {
+      // backpressure across connections: a new connection opens once the last one's messages are in the inbox,
+      // so that a consumer that does not keep up holds at most one ended connection, not one per reconnect
+      const previous = state.reader
+      if (previous !== undefined && Option.isNone(yield* unlessClosed(Fiber.await(previous)))) {
+        return { _tag: "Stopped" } as const
+      }
       const connection = yield* Scope.fork(scope, ExecutionStrategy.sequential)
       const opened = yield* unlessClosed(Effect.either(Scope.extend(plugin.open(request), connection)))
       if (Option.isNone(opened)) {
@@ -287,7 +293,7 @@ export const make = <E = never, R = never>(
       yield* driver.reset
       state.open = true
       yield* SubscriptionRef.set(status, Status.Open({ call: session.call }))
-      const reader = yield* Effect.forkIn(read(session, state.reader, connection), scope)
+      const reader = yield* Effect.forkIn(read(session, connection), scope)
       state.reader = reader
       const connectionEnded = { ended: false }
       const writer = yield* Effect.fork(write(session, connectionEnded, connection))
