@@ -124,7 +124,9 @@ export interface ReconnectingSession {
   /**
    * Data messages from every connection in turn, each once, in order. Ends when the session closes normally;
    * fails only when it ends for good with an error (reconnecting gave up, or a permanent refusal), with that error.
-   * A consumer that stops early loses nothing: the rest stays for the next reader.
+   * A consumer that stops early loses nothing: the rest stays for the next reader. A consumer that does not keep
+   * up holds back reconnecting: the next connection opens once the last one's messages have room in the buffer,
+   * so memory stays bounded however often the connection drops.
    */
   readonly incoming: Stream.Stream<Frame.Text | Frame.Binary, WebSocketException>
   /** The next data message (see `incoming`); fails with reason "Closed" once the session has ended. */
