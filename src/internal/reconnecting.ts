@@ -162,6 +162,9 @@ export const make = <E = never, R = never>(
     yield* Effect.try({ try: () => validateOptions(options), catch: (e) => e }).pipe(Effect.orDie)
     const service: Service = yield* plugin.tag
     const scope = yield* Effect.scope
+    // the connections and their readers live in a scope made now, so that it closes after the finalizer added at the
+    // end of `make` (finalizers run in reverse): that one stops reconnecting first
+    const connections = yield* Scope.fork(scope, ExecutionStrategy.parallel)
     const state = new State()
     const overflow = options.overflow ?? "suspend"
     const outgoing = yield* Mailbox.make<Outgoing>({
@@ -256,7 +259,7 @@ export const make = <E = never, R = never>(
       if (previous !== undefined && Option.isNone(yield* unlessClosed(Fiber.await(previous)))) {
         return { _tag: "Stopped" } as const
       }
-      const connection = yield* Scope.fork(scope, ExecutionStrategy.sequential)
+      const connection = yield* Scope.fork(connections, ExecutionStrategy.sequential)
       const opened = yield* unlessClosed(Effect.either(Scope.extend(plugin.open(request), connection)))
       if (Option.isNone(opened)) {
         yield* Scope.close(connection, Exit.void)
@@ -293,7 +296,7 @@ export const make = <E = never, R = never>(
       yield* driver.reset
       state.open = true
       yield* SubscriptionRef.set(status, Status.Open({ call: session.call }))
-      const reader = yield* Effect.forkIn(read(session, connection), scope)
+      const reader = yield* Effect.forkIn(read(session, connection), connections)
       state.reader = reader
       const connectionEnded = { ended: false }
       const writer = yield* Effect.fork(write(session, connectionEnded, connection))
@@ -348,8 +351,8 @@ export const make = <E = never, R = never>(
     })
 
     yield* Effect.forkIn(supervise, scope)
-    // runs before the supervisor is interrupted (finalizers run in reverse): nothing reconnects from here on, and
-    // the sessions still open close with 1000 as their scopes close
+    // runs first (finalizers run in reverse): nothing reconnects from here on; then the supervisor is interrupted,
+    // then the connections still open close with 1000 as their scopes close
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         if (!state.finished) {
