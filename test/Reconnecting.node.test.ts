@@ -1,11 +1,12 @@
 /**
- * `WebSockets.reconnecting` over `NodeEngine` against real servers: a server process killed and started again, a
+ * `WebSockets.reconnecting` against real servers (NodeEngine, and BrowserEngine over ws's class): a server process killed and started again, a
  * half-open link behind a TCP proxy, a short chaos run (the long one is in test/load), and the leak checks
  * (README "Reconnecting sessions").
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Schedule, Stream, Supervisor } from "effect"
-import { Frame, NodeEngine, WebSockets } from "../src/index.js"
+import { WebSocket } from "ws"
+import { BrowserEngine, Frame, NodeEngine, WebSockets } from "../src/index.js"
 import { watchResources, within } from "./hostile/client.js"
 import { measured } from "./hostile/measure.js"
 import { describeChaos, runChaos } from "./reconnect/chaos.js"
@@ -20,7 +21,7 @@ const until = (condition: () => boolean): Effect.Effect<void> =>
 
 const tagOf = (s: WebSockets.Status): string => s._tag === "Reconnecting" ? `Reconnecting(${s.attempt})` : s._tag
 
-describe("WebSockets.reconnecting over NodeEngine", () => {
+describe("WebSockets.reconnecting against real servers", () => {
   it("a server process SIGKILLed and started again on the same port: Reconnecting(n) then Open, the messages sent while down arrive in order, nothing left behind", async () => {
     let server = await startEchoProcess()
     const port = server.port
@@ -133,6 +134,36 @@ describe("WebSockets.reconnecting over NodeEngine", () => {
     await within(Effect.runPromise(program), 10_000, "the backoff run")
     expect(await watch.leaked()).toEqual({})
     expect((await Effect.runPromise(supervisor.value)).length).toBe(0)
+  })
+
+  it("over BrowserEngine (the standard WebSocket API, here ws's class): a killed server is reconnected once it is back", async () => {
+    let server = await startEchoProcess()
+    const port = server.port
+    const received: Array<string> = []
+    const statuses: Array<string> = []
+    const engine = BrowserEngine.layerConstructor(WebSocket as unknown as BrowserEngine.WebSocketConstructor)
+    const program = Effect.gen(function*() {
+      const session = yield* WebSockets.reconnecting(server.url, { schedule: Schedule.spaced("50 millis") })
+      yield* Effect.fork(Stream.runForEach(session.status, (s) => Effect.sync(() => statuses.push(tagOf(s)))))
+      yield* Effect.fork(
+        Stream.runForEach(session.incoming, (frame) => Effect.sync(() => received.push(Frame.readText(frame))))
+      )
+      yield* session.send("one")
+      yield* until(() => received.length === 1)
+      yield* Effect.promise(() => server.kill())
+      yield* until(() => statuses.includes("Reconnecting(2)"))
+      yield* session.send("two")
+      server = yield* Effect.promise(() => startEchoProcess(port))
+      yield* until(() => received.length === 2)
+    }).pipe(Effect.scoped, Effect.provide(WebSockets.layer().pipe(Layer.provide(engine))))
+    try {
+      await within(Effect.runPromise(program), 20_000, "the BrowserEngine run")
+    } finally {
+      await server.stop()
+    }
+    expect(received).toEqual(["one", "two"])
+    expect(statuses.slice(0, 4)).toEqual(["Connecting", "Open", "Reconnecting(1)", "Reconnecting(2)"])
+    expect(statuses.filter((s) => s === "Open")).toHaveLength(2)
   })
 
   it("chaos (short): 20 drops (RST, half-open, Close 1012) over 2,000 messages: none twice, none out of order, all sent while down arrive", async () => {
