@@ -1,7 +1,7 @@
 /**
- * `WebSockets.reconnecting` against real servers (NodeEngine, and BrowserEngine over ws's class): a server process killed and started again, a
- * half-open link behind a TCP proxy, a short chaos run (the long one is in test/load), and the leak checks
- * (README "Reconnecting sessions").
+ * `WebSockets.reconnecting` against real servers (NodeEngine, and BrowserEngine over ws's class): a server process
+ * killed and started again, a half-open link behind a TCP proxy, a short chaos run (the long one is in test/load),
+ * and the leak checks (README "Reconnecting sessions").
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Schedule, Stream, Supervisor } from "effect"
