@@ -426,6 +426,25 @@ describe("WebSockets.reconnecting: messages", () => {
     )
   })
 
+  it.effect("a message the connection refused because it had just ended (not written) goes out on the next one", () =>
+    Effect.gen(function*() {
+      const session = yield* WebSockets.reconnecting(url, { schedule: spaced })
+      yield* session.send("1")
+      const first = yield* TestEngine.nextConnection
+      yield* settle
+      // the connection ends, and before the session has noticed (its status still says Open) "2" is sent: the
+      // writer hands it to the ended connection, which refuses it; it must not be lost
+      yield* first.drop
+      expect(tagOf(yield* session.currentStatus)).toBe("Open")
+      yield* session.send("2")
+      yield* settle
+      yield* advance(1_000)
+      const second = yield* TestEngine.nextConnection
+      yield* settle
+      expect(texts(yield* first.received)).toEqual(["1"])
+      expect(texts(yield* second.received)).toEqual(["2"])
+    }).pipe(Effect.scoped, Effect.provide(testLayer())))
+
   it.effect("onOpen runs on every connection and has it to itself (its receive is not taken by incoming)", () => {
     let opened = 0
     let connections = 0
