@@ -102,7 +102,10 @@ describe("WebSockets.reconnecting against real servers", () => {
       expect(Option.map(first, (s) => s._tag)).toEqual(Option.some("Open"))
       yield* session.send("two")
       yield* until(() => received.length === 2)
-    }).pipe(Effect.scoped, Effect.provide(live({ pingInterval: `${pingInterval} millis`, timeout: `${timeout} millis` })))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(live({ pingInterval: `${pingInterval} millis`, timeout: `${timeout} millis` }))
+    )
     try {
       await within(Effect.runPromise(program), 20_000, "the half-open run")
     } finally {

@@ -45,7 +45,9 @@ const advance = (ms: number, step = 100) =>
 const settle = Effect.repeatN(Effect.yieldNow(), 50)
 
 /** A handshake script that counts attempts, records their virtual time and answers with `answer(n)` (n from 1). */
-const scriptedHandshake = (answer: (n: number) => TestEngine.HandshakeAnswer | Effect.Effect<never, WebSocketException>) => {
+const scriptedHandshake = (
+  answer: (n: number) => TestEngine.HandshakeAnswer | Effect.Effect<never, WebSocketException>
+) => {
   const at: Array<number> = []
   const handshake = () =>
     Effect.gen(function*() {
@@ -628,7 +630,10 @@ describe("WebSockets.reconnecting: serialization", () => {
       const rest = yield* Stream.runCollect(stream).pipe(Effect.either)
       expect(Either.isLeft(rest)).toBe(true)
       expect(Either.getLeft(rest).pipe(Option.getOrThrow)._tag).toBe("WebsocketDeserializeException")
-    }).pipe(Effect.scoped, Effect.provide(testLayer({ handler: TestEngine.echo }, { contentConverter: Converter.json }))))
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(testLayer({ handler: TestEngine.echo }, { contentConverter: Converter.json }))
+    ))
 
   it.effect("with no converter, sendSerialized fails with WebsocketConverterNotFoundException", () =>
     Effect.gen(function*() {

@@ -186,8 +186,9 @@ export const make = <E = never, R = never>(
         state.open = false
         yield* outgoing.shutdown
         const reader = state.reader
-        const readerError = reader === undefined ? undefined : Option.getOrUndefined(yield* Fiber.poll(reader))
-        const cause = error ?? (readerError !== undefined && Exit.isSuccess(readerError) ? readerError.value : undefined)
+        // the status tells the reader's error when it is known already (the reader may wait for the consumer)
+        const told = reader === undefined ? undefined : Option.getOrUndefined(yield* Fiber.poll(reader))
+        const cause = error ?? (told !== undefined && Exit.isSuccess(told) ? told.value : undefined)
         yield* SubscriptionRef.set(status, Status.Closed({ reason, cause: Option.fromNullable(cause) }))
         yield* Deferred.succeed(ended, reason)
         if (error !== undefined) state.inboxExit = Exit.fail(error)

@@ -42,7 +42,9 @@ const flakyServer = () =>
 describe("load: a reconnecting session keeps nothing of its past connections", () => {
   it("L.R2 2,000 reconnects of one session keep no more heap than 2,000 plain sessions on the same engine", async () => {
     const started = performance.now()
-    const plainSession = Effect.scoped(Effect.flatMap(WebSockets.webSocketSession("ws://flaky.test/"), (s) => s.receive))
+    const plainSession = Effect.scoped(
+      Effect.flatMap(WebSockets.webSocketSession("ws://flaky.test/"), (s) => s.receive)
+    )
     const plain = await Effect.runPromise(
       growthOver(Effect.repeatN(plainSession, WARM_UP - 1), Effect.repeatN(plainSession, CONNECTIONS - 1)).pipe(
         Effect.provide(flakyServer())

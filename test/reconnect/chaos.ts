@@ -215,7 +215,8 @@ export const describeChaos = (r: ChaosReport): string => {
     } ms)`
   return `${r.drops} drops [${KINDS.map(kind).join("; ")}], ${r.messages} messages in ${
     (r.elapsedMs / 1000).toFixed(1)
-  } s: delivered ${r.delivered}, duplicates ${r.duplicates}, reorders ${r.reorders}, sent while down ${r.sentWhileDown} ` +
+  } s: delivered ${r.delivered}, duplicates ${r.duplicates}, reorders ${r.reorders}, ` +
+    `sent while down ${r.sentWhileDown} ` +
     `(missing ${r.missingWhileDown}), lost in flight ${r.lostInFlight} (${r.lostBeforeCut} sent before the cut, ` +
     `${r.lostAfterCut} after it while still Open), reconnects ${r.reconnects}, ` +
     `time to reconnect median ${median(all).toFixed(0)} ms, max ${Math.max(...all).toFixed(0)} ms`
