@@ -430,8 +430,41 @@ export const wss = <A, E, R>(
 // Reconnecting sessions: the model and rules in Reconnecting.ts, the state machine in internal/reconnecting.ts
 
 import type { ReconnectingOptions, ReconnectingSession } from "./Reconnecting.js"
-export type { ReconnectingOptions, ReconnectingSession }
-export { defaultSchedule as defaultReconnectSchedule, Status } from "./Reconnecting.js"
+
+export type {
+  /**
+   * How `reconnecting` behaves: `schedule`, `bufferSize`, `overflow`, `onOpen`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ReconnectingOptions,
+  /**
+   * One logical session over successive connections.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ReconnectingSession
+} from "./Reconnecting.js"
+
+export {
+  /**
+   * The default `schedule` of `reconnecting`: exponential from 500 ms, jittered by ±20%, capped at 30 s, forever.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
+  defaultSchedule as defaultReconnectSchedule,
+  /**
+   * Where a reconnecting session stands: `Connecting`, `Open`, `Reconnecting`, `Closed` (constructors, `$is`,
+   * `$match`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Status
+} from "./Reconnecting.js"
 
 /**
  * One logical session over successive connections: `incoming` survives reconnects, sends wait in a bounded buffer
