@@ -23,6 +23,7 @@ export type WebSocketExceptionReason =
   | "Protocol"
   | "InvalidCloseCode"
   | "Capability"
+  | "BufferFull"
 
 /**
  * A failure of the connection or of the session.

@@ -22,6 +22,7 @@ import type { WebsocketContentConverter } from "./Converter.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
 import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
+import * as internalReconnecting from "./internal/reconnecting.js"
 import * as internal from "./internal/session.js"
 import * as Metrics from "./internal/metrics.js"
 import * as observer from "./internal/observer.js"
@@ -512,3 +513,57 @@ export const spans = { connect: observer.CONNECT_SPAN, session: observer.SESSION
  * @category observability
  */
 export const spanAttributes = observer.Attributes
+
+// Reconnecting sessions: the model and rules in Reconnecting.ts, the state machine in internal/reconnecting.ts
+
+import type { ReconnectingOptions, ReconnectingSession } from "./Reconnecting.js"
+
+export type {
+  /**
+   * How `reconnecting` behaves: `schedule`, `bufferSize`, `overflow`, `onOpen`.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ReconnectingOptions,
+  /**
+   * One logical session over successive connections.
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  ReconnectingSession
+} from "./Reconnecting.js"
+
+export {
+  /**
+   * The default `schedule` of `reconnecting`: exponential from 500 ms, jittered by ±20%, capped at 30 s, forever.
+   *
+   * @since 0.1.0
+   * @category constants
+   */
+  defaultSchedule as defaultReconnectSchedule,
+  /**
+   * Where a reconnecting session stands: `Connecting`, `Open`, `Reconnecting`, `Closed` (constructors, `$is`,
+   * `$match`).
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  Status
+} from "./Reconnecting.js"
+
+/**
+ * One logical session over successive connections: `incoming` survives reconnects, sends wait in a bounded buffer
+ * while no connection is open, `status` tells where it stands. What reconnects (drops, ping timeouts, connect
+ * failures, 408/429/5xx, peer Close 1001/1011/1012/1013/1014) and what never does is listed in `Reconnecting`.
+ * The connections close with the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const reconnecting = <E = never, R = never>(
+  request: Request,
+  options: ReconnectingOptions<E, R> = {}
+): Effect.Effect<ReconnectingSession, never, WebSockets | Scope.Scope | R> =>
+  internalReconnecting.make({ tag: WebSockets, open: webSocketSession }, request, options)

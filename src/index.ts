@@ -100,3 +100,10 @@ export type {
    */
   WebSocketExceptionReason
 } from "./Errors.js"
+
+/**
+ * Reconnecting sessions: the status, the options, the retry rules (`WebSockets.reconnecting`).
+ *
+ * @since 0.1.0
+ */
+export * as Reconnecting from "./Reconnecting.js"

@@ -5,6 +5,7 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import type * as MetricState from "effect/MetricState"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { CloseReason, Frame, TestEngine, WebSocketException, WebSockets } from "../src/index.js"
@@ -146,13 +147,22 @@ describe("Observability: metrics (README, Tracing and metrics)", () => {
       expect(after.max).toBeLessThan(1000)
     }).pipe(Effect.provide(testLayer({}, { pingInterval: "1 second" }))))
 
-  it.effect("websockets.reconnects is defined for reconnecting sessions, tagged by engine", () =>
+  it.scoped("websockets.reconnects counts each new attempt of a reconnecting session, tagged by engine", () =>
     Effect.gen(function*() {
-      const { recordReconnect } = yield* Effect.promise(() => import("../src/internal/metrics.js"))
       const counter = Metric.counter("websockets.reconnects").pipe(Metric.tagged("engine", "test"))
       const before = (yield* Metric.value(counter)).count
-      recordReconnect({ name: "test" })
-      expect((yield* Metric.value(counter)).count - before).toBe(1)
+      let attempts = 0
+      const layer = testLayer({
+        handshake: () => ++attempts <= 3 ? TestEngine.refuse(503) : TestEngine.accept()
+      })
+      yield* Effect.gen(function*() {
+        const session = yield* WebSockets.reconnecting(url, { schedule: Schedule.spaced("1 second") })
+        for (let i = 0; i < 50 && attempts < 4; i++) yield* TestClock.adjust("500 millis")
+        expect(attempts).toBe(4)
+        // three refusals, each followed by one more attempt; the first connection is not a reconnect
+        expect((yield* Metric.value(counter)).count - before).toBe(3)
+        yield* session.close()
+      }).pipe(Effect.scoped, Effect.provide(layer))
     }))
 
   it.effect("bytes are counted before compression (permessage-deflate over NodeEngine)", () =>
