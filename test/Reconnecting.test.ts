@@ -41,8 +41,18 @@ const advance = (ms: number, step = 100) =>
     for (let t = 0; t < ms; t += step) yield* TestClock.adjust(Math.min(step, ms - t))
   })
 
-/** Lets forked fibers run without moving time. */
-const settle = Effect.repeatN(Effect.yieldNow(), 50)
+/**
+ * Lets forked fibers run without moving time. TestEngine hands the event loop a turn (`setImmediate`) when it has
+ * worked for a few milliseconds, which a loaded machine reaches, so yielding alone is not enough: a few real turns of
+ * the event loop go between the yields.
+ */
+const settle = Effect.repeatN(
+  Effect.zipRight(
+    Effect.repeatN(Effect.yieldNow(), 20),
+    Effect.promise(() => new Promise<void>((resolve) => setImmediate(resolve)))
+  ),
+  5
+)
 
 /** A handshake script that counts attempts, records their virtual time and answers with `answer(n)` (n from 1). */
 const scriptedHandshake = (
