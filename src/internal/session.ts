@@ -457,7 +457,8 @@ const awaitClosing = (closing: Closing) =>
       if (state.failure?.reason === "PingTimeout") dropTransport(state)
       else if (!state.transportClosed.isDone) waiting.push(state)
     }
-    if (waiting.length === 0) return Effect.void
+    // a reader woken by the end of its session runs before the scope's owner goes on (and interrupts it)
+    if (waiting.length === 0) return Effect.yieldNow()
     const closed = waiting.length === 1
       ? waiting[0]!.transportClosed.await()
       : Effect.forEach(waiting, (state) => state.transportClosed.await(), { concurrency: "unbounded", discard: true })
@@ -465,7 +466,8 @@ const awaitClosing = (closing: Closing) =>
     return closed.pipe(
       Effect.interruptible,
       Effect.timeoutOption(CLOSE_HANDSHAKE_TIMEOUT),
-      Effect.ensuring(Effect.sync(() => waiting.forEach(dropTransport)))
+      Effect.ensuring(Effect.sync(() => waiting.forEach(dropTransport))),
+      Effect.zipRight(Effect.yieldNow())
     )
   })
 
