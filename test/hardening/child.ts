@@ -14,8 +14,16 @@ export type ChildResult<A> =
   | { readonly _tag: "Deadline"; readonly ms: number; readonly stderr: string }
   | { readonly _tag: "Failed"; readonly code: number | null; readonly stderr: string; readonly stdout: string }
 
-/** Runs scenario `name` with `args` (JSON) in a fresh Node process; kills it after `deadlineMs`. */
-export const runScenario = <A>(name: string, args: unknown, deadlineMs: number): Promise<ChildResult<A>> =>
+/**
+ * Runs scenario `name` with `args` (JSON) in a fresh Node process; kills it after `deadlineMs`. `onEvent` sees the
+ * lines the child prints before its result (`{"event": …}`), as they come.
+ */
+export const runScenario = <A>(
+  name: string,
+  args: unknown,
+  deadlineMs: number,
+  onEvent?: (event: string) => void
+): Promise<ChildResult<A>> =>
   new Promise((resolve) => {
     const started = performance.now()
     const child = spawn(process.execPath, ["--expose-gc", "--import", "tsx", script, name, JSON.stringify(args)], {
@@ -23,7 +31,15 @@ export const runScenario = <A>(name: string, args: unknown, deadlineMs: number):
     })
     let stdout = ""
     let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()))
+    let scanned = 0
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString()
+      for (let newline = stdout.indexOf("\n", scanned); newline >= 0; newline = stdout.indexOf("\n", scanned)) {
+        const event = /^\{"event":"(\w+)"\}$/.exec(stdout.slice(scanned, newline))
+        scanned = newline + 1
+        if (event !== null) onEvent?.(event[1]!)
+      }
+    })
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
     let timedOut = false
     const timer = setTimeout(() => {

@@ -117,7 +117,13 @@ export interface FloodResult {
   readonly rssGrowthMiB: number
 }
 
-/** A session on a peer that floods Pings without reading: waits for the message it sends after the flood. */
+/** The write high-water mark of src/internal/session.ts. */
+const MARK = 1024 * 1024
+
+/**
+ * A session on a peer that floods Pings without reading: reports when its queued Pongs reach the write mark (an
+ * event line), and waits for the message the peer sends after the flood.
+ */
 const flood = async (args: FloodArgs): Promise<FloodResult> => {
   const before = process.memoryUsage()
   let maxBuffered = 0
@@ -126,8 +132,15 @@ const flood = async (args: FloodArgs): Promise<FloodResult> => {
   const program = Effect.scoped(Effect.gen(function*() {
     const session = yield* WebSockets.webSocketSession(args.url)
     const connection = (session as unknown as { readonly connection: { bufferedAmount(): number } }).connection
+    let marked = false
     yield* Effect.sync(() => {
-      maxBuffered = Math.max(maxBuffered, connection.bufferedAmount())
+      const buffered = connection.bufferedAmount()
+      if (!marked && buffered >= MARK) {
+        marked = true
+        // tells the peer that the Pongs it does not read have reached the write high-water mark
+        process.stdout.write(JSON.stringify({ event: "mark" }) + "\n")
+      }
+      maxBuffered = Math.max(maxBuffered, buffered)
       const memory = process.memoryUsage()
       maxArrayBuffers = Math.max(maxArrayBuffers, memory.arrayBuffers)
       maxRss = Math.max(maxRss, memory.rss)
