@@ -1,5 +1,6 @@
 /**
- * This library, used the way its README shows: `WebSockets.webSocket` over `NodeEngine.layer`, `incoming` as a
+ * This library, used the way its README shows: `WebSockets.webSocket` over `NodeEngine.layer`, `incoming` (or
+ * `incomingChunked` where the stream is read to its end) as a
  * Stream, `send` / `receive`, and `sendSerialized` / `receiveDeserialized` with `Converter.json`.
  */
 import * as Effect from "effect/Effect"
@@ -28,7 +29,8 @@ const pipelinedWith = (url: string, items: ReadonlyArray<string | Uint8Array>) =
   run(WebSockets.webSocket(url, (session) =>
     Effect.gen(function*() {
       const start = performance.now()
-      const receiver = yield* session.incoming.pipe(
+      // read to the end: the chunked form of `incoming` that the README recommends for that
+      const receiver = yield* session.incomingChunked.pipe(
         Stream.take(items.length),
         Stream.runFold(0, (bytes, frame) => bytes + sizeOf(frame.data)),
         Effect.fork

@@ -36,7 +36,11 @@ export class Inbox<A, E> {
   private items: Array<A | undefined> = []
   private head = 0
   private end: Exit.Exit<void, E> | undefined = undefined
-  /** Fibers waiting for a message or the end, in arrival order; built on the first wait. */
+  /**
+   * Fibers waiting for a message or the end, in arrival order: the one waiting longest in its own slot (the round
+   * trip's single waiter costs no Set operation), the others in a Set built when a second one waits.
+   */
+  private first: Waiter | undefined = undefined
   private waiters: Set<Waiter> | undefined = undefined
   // the Effects below are built on first use: an idle session's inbox holds no Effect or closure
   private awaitEffect: Effect.Effect<void> | undefined = undefined
@@ -46,7 +50,7 @@ export class Inbox<A, E> {
   unsafeOffer(item: A): boolean {
     if (this.end !== undefined) return false
     this.items.push(item)
-    if (this.waiters !== undefined && this.waiters.size > 0) this.wakeOne()
+    if (this.first !== undefined) this.wakeOne()
     return true
   }
 
@@ -54,11 +58,12 @@ export class Inbox<A, E> {
   unsafeDone(exit: Exit.Exit<void, E>): boolean {
     if (this.end !== undefined) return false
     this.end = exit
+    const first = this.first
     const waiters = this.waiters
-    if (waiters !== undefined && waiters.size > 0) {
-      this.waiters = undefined
-      for (const waiter of waiters) waiter(Effect.void)
-    }
+    this.first = undefined
+    this.waiters = undefined
+    if (first !== undefined) first(Effect.void)
+    if (waiters !== undefined) for (const waiter of waiters) waiter(Effect.void)
     return true
   }
 
@@ -69,24 +74,41 @@ export class Inbox<A, E> {
 
   /** Waiters registered and not woken yet (for tests: interrupted waiters must not stay here). */
   get waiting(): number {
-    return this.waiters === undefined ? 0 : this.waiters.size
+    return (this.first === undefined ? 0 : 1) + (this.waiters === undefined ? 0 : this.waiters.size)
   }
 
-  /** Wakes the waiter that has waited longest. */
+  private register(waiter: Waiter): void {
+    if (this.first === undefined) this.first = waiter
+    else (this.waiters ??= new Set()).add(waiter)
+  }
+
+  /** The waiter after `first` moves into its slot. */
+  private promote(): void {
+    const waiters = this.waiters
+    if (waiters === undefined || waiters.size === 0) {
+      this.first = undefined
+      return
+    }
+    const next = waiters.values().next().value as Waiter
+    waiters.delete(next)
+    this.first = next
+  }
+
+  /** Wakes the waiter that has waited longest (there is one). */
   private wakeOne(): void {
-    const waiters = this.waiters!
-    const waiter = waiters.values().next().value as Waiter
-    waiters.delete(waiter)
+    const waiter = this.first!
+    this.promote()
     waiter(Effect.void)
   }
 
   /** Messages are left and somebody waits for them: wake the next waiter (a taker that left messages behind). */
   private passOn(): void {
-    if (this.waiters !== undefined && this.waiters.size > 0 && this.head < this.items.length) this.wakeOne()
+    if (this.first !== undefined && this.head < this.items.length) this.wakeOne()
   }
 
   /** The canceler of an interrupted wait. */
   private cancel(waiter: Waiter): void {
+    if (this.first === waiter) return this.promote()
     if (this.waiters !== undefined && this.waiters.delete(waiter)) return
     // it had been woken, and was interrupted before it could take a message: the wake-up goes to the next waiter
     this.passOn()
@@ -134,7 +156,7 @@ export class Inbox<A, E> {
   get await(): Effect.Effect<void> {
     return this.awaitEffect ??= Effect.async<void>((resume) => {
       if (this.end !== undefined || this.head < this.items.length) return resume(Effect.void)
-      ;(this.waiters ??= new Set()).add(resume)
+      this.register(resume)
       return Effect.sync(() => this.cancel(resume))
     })
   }

@@ -372,6 +372,8 @@ const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Dur
  */
 class Closing {
   pending: Array<State> = []
+  /** The scope's waiting finalizer has run: a session released after it (parallel finalizers) waits on its own. */
+  started = false
 }
 
 const closingOf = new WeakMap<Scope.Scope, Closing>()
@@ -422,9 +424,12 @@ export const make = (
  * would keep its whole scope (the `connect` function and, through it, the plugin's request) for the session's life.
  */
 const releaser = (state: State, closing: Closing) => () =>
-  Effect.sync(() => {
+  Effect.suspend(() => {
     startClosing(state, normal)
-    if (!state.transportClosed.isDone) closing.pending.push(state)
+    if (state.transportClosed.isDone) return Effect.void
+    if (closing.started) return awaitClose([state])
+    closing.pending.push(state)
+    return Effect.void
   })
 
 /** Closes with `reason` unless closed already, and reads on so that the peer's Close can arrive. */
@@ -451,6 +456,13 @@ const awaitClosing = (closing: Closing) =>
   Effect.suspend(() => {
     const states = closing.pending
     closing.pending = []
+    closing.started = true
+    return awaitClose(states)
+  })
+
+/** Waits for the peer's Close on each of `states` together, then drops the transports still open. */
+const awaitClose = (states: ReadonlyArray<State>) =>
+  Effect.suspend(() => {
     const waiting: Array<State> = []
     for (const state of states) {
       // after a ping timeout the peer is presumed gone: do not wait for it
