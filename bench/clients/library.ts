@@ -1,7 +1,7 @@
 /**
- * This library, used the way its README shows: `WebSockets.webSocket` over `NodeEngine.layer`, `incoming` (or
- * `incomingChunked` where the stream is read to its end) as a
- * Stream, `send` / `receive`, and `sendSerialized` / `receiveDeserialized` with `Converter.json`.
+ * This library, used the way its README shows: `WebSockets.webSocket` over `NodeEngine.layer`, `incoming` as a
+ * Stream (`incomingChunked` where it is read to its end), `send` / `receive`, and `sendSerialized` /
+ * `receiveDeserialized` with `Converter.json`.
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
