@@ -437,7 +437,7 @@ class NodeConnection implements Engine.Connection {
     if (socket.writableLength > 0) {
       if (!this.probing) {
         this.probing = true
-        socket.write(emptyPayload, onProbed.bind(this))
+        socket.write(emptyPayload(), onProbed.bind(this))
       }
     } else if (this.recheck === undefined) {
       // the socket is empty and ws still holds bytes: messages being compressed, which ws writes once zlib has
