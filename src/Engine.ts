@@ -147,6 +147,11 @@ export interface Listener {
   /** The peer broke the protocol or sent too much; `code` is the close code to answer with. */
   readonly onViolation: (violation: Violation, code: number, message: string) => void
   /**
+   * The peer's Close frame has arrived (engines that can tell it apart from the end of the transport call this
+   * before `onClose`; `code` as for `onClose`). From here on nothing more may be written.
+   */
+  readonly onCloseFrame?: (code: number, reason: string) => void
+  /**
    * The connection is gone. `code` is the peer's close code (1005 when its Close had none), or 1006 when the
    * connection ended without a Close frame from the peer.
    */
@@ -192,8 +197,11 @@ export interface Connection {
   readonly resume: () => void
   /** Bytes queued for writing and not yet taken by the transport. */
   readonly bufferedAmount: () => number
-  /** Calls `onDrained` once everything queued has been handed to the transport. */
-  readonly flush: (onDrained: () => void) => void
+  /**
+   * Calls `onDrained` once everything queued has been handed to the transport (or the transport has ended), on an
+   * event rather than by polling. May return a function that unregisters `onDrained` (an interrupted flush).
+   */
+  readonly flush: (onDrained: () => void) => void | (() => void)
 }
 
 /**

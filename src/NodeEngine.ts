@@ -204,6 +204,22 @@ function onClose(this: WebSocket, code: number, reason: Buffer): void {
   listenerOf(this).onClose(code, reason.toString())
 }
 
+/**
+ * The peer's Close frame has arrived. ws reports the end of the connection ("close") only once TCP has ended, which a
+ * peer may delay for as long as it likes; its receiver's "conclude" event is the moment the Close frame was read. Our
+ * listener runs after ws's own (registered first), which has already echoed the Close. `_receiver` and "conclude"
+ * are ws internals (stable since ws 2); test/hardening pins them so that a ws upgrade that renames them fails a test.
+ */
+function onConclude(this: { readonly [wsOfReceiver]?: WebSocket }, code: number, reason: Buffer): void {
+  const ws = this[wsOfReceiver]
+  if (ws !== undefined) listenerOf(ws).onCloseFrame?.(code, reason.toString())
+}
+const wsOfReceiver = Symbol.for("effect-websockets/NodeEngine/ws")
+
+/** ws's receiver (a private field), whose "conclude" event marks the arrival of the peer's Close frame. */
+const receiverOf = (ws: WebSocket): import("node:events").EventEmitter | undefined =>
+  (ws as unknown as { readonly _receiver?: import("node:events").EventEmitter })._receiver
+
 function onOpen(this: WebSocket): void {
   const attempt = attemptOf(this)
   const connection = makeConnection(this, attempt.upgrade)
@@ -224,6 +240,11 @@ function onOpen(this: WebSocket): void {
   this.on("ping", onPing)
   this.on("pong", onPong)
   this.on("close", onClose)
+  const receiver = receiverOf(this)
+  if (receiver !== undefined) {
+    ;(receiver as { [wsOfReceiver]?: WebSocket })[wsOfReceiver] = this
+    receiver.on("conclude", onConclude)
+  }
   attempt.listener.onOpen(connection)
   attempt.settle(Effect.succeed(connection))
 }
@@ -292,11 +313,13 @@ const agreedExtensions = (upgrade: IncomingMessage | undefined): string | undefi
   return Array.isArray(header) ? header.join(", ") : header
 }
 
-/** Calls `onDrained` once ws has handed everything queued to the socket (or can no longer write). */
-const pollDrained = (ws: WebSocket, onDrained: () => void): void => {
-  // ws exposes no drain event of its own; poll its buffered amount while the connection can still write.
-  if (ws.bufferedAmount === 0 || ws.readyState === WebSocket.CLOSED) return onDrained()
-  setTimeout(pollDrained, 1, ws, onDrained)
+/**
+ * A flush probe: an empty write to the socket, whose callback runs once every write queued before it has been handed
+ * to the kernel (or the socket has failed). One probe per connection serves every waiting flush.
+ */
+function onProbed(this: NodeConnection): void {
+  this.probing = false
+  this.checkDrained()
 }
 
 /** Ends a tick's burst of sends: the frames batched since the second one leave in one write. */
@@ -329,6 +352,12 @@ class NodeConnection implements Engine.Connection {
    */
   readonly socket: Socket | undefined
   burst = NO_BURST
+  /** Flushes waiting for everything queued to be written; built on the first flush that has to wait. */
+  flushWaiters: Set<() => void> | undefined = undefined
+  /** A probe is queued on the socket (see `onProbed`). */
+  probing = false
+  /** The check for ws's own queue (messages being compressed) is scheduled. */
+  recheck: ReturnType<typeof setImmediate> | undefined = undefined
   constructor(private readonly ws: WebSocket, readonly handshake: Engine.Handshake) {
     this.socket = (ws as unknown as { readonly _socket?: Socket })._socket
   }
@@ -361,6 +390,8 @@ class NodeConnection implements Engine.Connection {
     this.ws.close(code, reason)
   }
   terminate(): void {
+    // a Close sent in this tick may still sit in a corked burst: let it reach the kernel before the socket goes
+    if (this.burst === BURST_CORKED) endBurst(this)
     this.ws.terminate()
   }
   pause(): void {
@@ -372,8 +403,50 @@ class NodeConnection implements Engine.Connection {
   bufferedAmount(): number {
     return this.ws.bufferedAmount
   }
-  flush(onDrained: () => void): void {
-    pollDrained(this.ws, onDrained)
+  flush(onDrained: () => void): (() => void) | undefined {
+    if (this.drained()) {
+      onDrained()
+      return undefined
+    }
+    const waiters = this.flushWaiters ??= new Set()
+    waiters.add(onDrained)
+    this.checkDrained()
+    return () => {
+      waiters.delete(onDrained)
+      if (waiters.size === 0 && this.recheck !== undefined) {
+        clearImmediate(this.recheck)
+        this.recheck = undefined
+      }
+    }
+  }
+  /** Everything queued has been written, or nothing more can be. */
+  private drained(): boolean {
+    return this.ws.bufferedAmount === 0 || this.ws.readyState === WebSocket.CLOSED || this.socket === undefined ||
+      this.socket.destroyed || !this.socket.writable
+  }
+  /** Wakes the waiting flushes once drained; otherwise waits for the next event that may have drained it. */
+  checkDrained(): void {
+    const waiters = this.flushWaiters
+    if (waiters === undefined || waiters.size === 0) return
+    if (this.drained()) {
+      this.flushWaiters = undefined
+      for (const waiter of waiters) waiter()
+      return
+    }
+    const socket = this.socket!
+    if (socket.writableLength > 0) {
+      if (!this.probing) {
+        this.probing = true
+        socket.write(emptyPayload(), onProbed.bind(this))
+      }
+    } else if (this.recheck === undefined) {
+      // the socket is empty and ws still holds bytes: messages being compressed, which ws writes once zlib has
+      // answered (an I/O callback); check again after it
+      this.recheck = setImmediate(() => {
+        this.recheck = undefined
+        this.checkDrained()
+      })
+    }
   }
   /** Whether permessage-deflate was agreed. */
   get deflated(): boolean {

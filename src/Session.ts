@@ -67,6 +67,12 @@ export interface DefaultClientWebSocketSession extends Inspectable.Inspectable {
   readonly call: Call
   /** Whole data messages in order; ends when the peer closes, fails when the session ends abnormally. */
   readonly incoming: Stream.Stream<Frame.Text | Frame.Binary, WebSocketException>
+  /**
+   * `incoming` for throughput: each pull hands over every message queued (up to 1,024) as one chunk. A consumer
+   * that stops early (`Stream.take`, `Stream.runHead`, a timeout) drops the rest of the chunk it was given, so use
+   * it only to read the stream to its end; `incoming` hands over one message at a time and loses nothing.
+   */
+  readonly incomingChunked: Stream.Stream<Frame.Text | Frame.Binary, WebSocketException>
   readonly outgoing: Sink.Sink<void, string | Uint8Array | Frame.Frame, never, WebSocketException>
   /** Sends a message or frame; waits while the write buffer is above its high-water mark. */
   readonly send: (data: string | Uint8Array | Frame.Frame) => Effect.Effect<void, WebSocketException>

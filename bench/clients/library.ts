@@ -1,6 +1,7 @@
 /**
  * This library, used the way its README shows: `WebSockets.webSocket` over `NodeEngine.layer`, `incoming` as a
- * Stream, `send` / `receive`, and `sendSerialized` / `receiveDeserialized` with `Converter.json`.
+ * Stream (`incomingChunked` where it is read to its end), `send` / `receive`, and `sendSerialized` /
+ * `receiveDeserialized` with `Converter.json`.
  */
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -28,7 +29,8 @@ const pipelinedWith = (url: string, items: ReadonlyArray<string | Uint8Array>) =
   run(WebSockets.webSocket(url, (session) =>
     Effect.gen(function*() {
       const start = performance.now()
-      const receiver = yield* session.incoming.pipe(
+      // read to the end: the chunked form of `incoming` that the README recommends for that
+      const receiver = yield* session.incomingChunked.pipe(
         Stream.take(items.length),
         Stream.runFold(0, (bytes, frame) => bytes + sizeOf(frame.data)),
         Effect.fork

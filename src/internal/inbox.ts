@@ -3,15 +3,17 @@
  * tuned for the receive hot path.
  *
  * - The engine offers synchronously, with no Effect and no allocation beyond an array slot.
- * - A taker that finds the queue empty waits with one `Effect.async` per wait, not per message, and is woken once;
- *   it re-reads the queue only when its fiber runs again (a microtask later), so `takeAll` hands over every
- *   message that arrived in the same socket read as one chunk.
+ * - A taker that finds the queue empty waits with one `Effect.async` per wait, not per message. Each offer wakes one
+ *   waiter (first come, first served), which re-reads the queue when its fiber runs again; a taker that leaves
+ *   messages behind wakes the next waiter, so a burst reaches as many waiters as it has messages.
+ * - Like `effect/Mailbox`'s takers, every waiter registers a canceler: an interrupted waiter removes itself, and one
+ *   that was woken but interrupted before it could take anything passes its wake-up on. Any number of fibers may
+ *   wait at once; none is woken for nothing, and none is left behind.
  * - Ending keeps what is queued: takers get the remaining messages first, then the end (or the failure).
  *
  * It replaces `effect/Mailbox` here because the Mailbox wakes a taker through two scheduler hops and copies its
  * buffer into a Chunk on every single take.
  */
-import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -26,9 +28,6 @@ const COMPACT_AFTER = 1024
  */
 export const MAX_CHUNK = 1024
 
-/** Waiters kept before all of them are woken (see `await`). */
-const MAX_WAITERS = 32
-
 type Waiter = (effect: Effect.Effect<void>) => void
 
 const doneEmpty = Exit.succeed([Chunk.empty<never>(), true] as const)
@@ -37,17 +36,21 @@ export class Inbox<A, E> {
   private items: Array<A | undefined> = []
   private head = 0
   private end: Exit.Exit<void, E> | undefined = undefined
-  private waiters: Array<Waiter> = []
+  /**
+   * Fibers waiting for a message or the end, in arrival order: the one waiting longest in its own slot (the round
+   * trip's single waiter costs no Set operation), the others in a Set built when a second one waits.
+   */
+  private first: Waiter | undefined = undefined
+  private waiters: Set<Waiter> | undefined = undefined
   // the Effects below are built on first use: an idle session's inbox holds no Effect or closure
   private awaitEffect: Effect.Effect<void> | undefined = undefined
-  private takeEffect: Effect.Effect<A, E | Cause.NoSuchElementException> | undefined = undefined
   private takeAllEffect: Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E> | undefined = undefined
 
   /** Queues a message; false once the inbox has ended. */
   unsafeOffer(item: A): boolean {
     if (this.end !== undefined) return false
     this.items.push(item)
-    if (this.waiters.length > 0) this.wake()
+    if (this.first !== undefined) this.wakeOne()
     return true
   }
 
@@ -55,7 +58,12 @@ export class Inbox<A, E> {
   unsafeDone(exit: Exit.Exit<void, E>): boolean {
     if (this.end !== undefined) return false
     this.end = exit
-    this.wake()
+    const first = this.first
+    const waiters = this.waiters
+    this.first = undefined
+    this.waiters = undefined
+    if (first !== undefined) first(Effect.void)
+    if (waiters !== undefined) for (const waiter of waiters) waiter(Effect.void)
     return true
   }
 
@@ -64,16 +72,46 @@ export class Inbox<A, E> {
     return this.items.length - this.head
   }
 
-  private wake(): void {
+  /** Waiters registered and not woken yet (for tests: interrupted waiters must not stay here). */
+  get waiting(): number {
+    return (this.first === undefined ? 0 : 1) + (this.waiters === undefined ? 0 : this.waiters.size)
+  }
+
+  private register(waiter: Waiter): void {
+    if (this.first === undefined) this.first = waiter
+    else (this.waiters ??= new Set()).add(waiter)
+  }
+
+  /** The waiter after `first` moves into its slot. */
+  private promote(): void {
     const waiters = this.waiters
-    if (waiters.length === 1) {
-      const waiter = waiters[0]!
-      waiters.length = 0
-      waiter(Effect.void)
+    if (waiters === undefined || waiters.size === 0) {
+      this.first = undefined
       return
     }
-    this.waiters = []
-    for (let i = 0; i < waiters.length; i++) waiters[i]!(Effect.void)
+    const next = waiters.values().next().value as Waiter
+    waiters.delete(next)
+    this.first = next
+  }
+
+  /** Wakes the waiter that has waited longest (there is one). */
+  private wakeOne(): void {
+    const waiter = this.first!
+    this.promote()
+    waiter(Effect.void)
+  }
+
+  /** Messages are left and somebody waits for them: wake the next waiter (a taker that left messages behind). */
+  private passOn(): void {
+    if (this.first !== undefined && this.head < this.items.length) this.wakeOne()
+  }
+
+  /** The canceler of an interrupted wait. */
+  private cancel(waiter: Waiter): void {
+    if (this.first === waiter) return this.promote()
+    if (this.waiters !== undefined && this.waiters.delete(waiter)) return
+    // it had been woken, and was interrupted before it could take a message: the wake-up goes to the next waiter
+    this.passOn()
   }
 
   /** The message at the front, taken; `undefined` when none is queued. */
@@ -90,6 +128,7 @@ export class Inbox<A, E> {
       this.head = 0
     } else {
       this.compact()
+      this.passOn()
     }
     return item
   }
@@ -109,38 +148,22 @@ export class Inbox<A, E> {
 
   /**
    * Waits until a message is queued or the inbox has ended (at once if either is already the case). Every caller
-   * re-reads the queue afterwards, so a wake-up without a message for it is harmless.
+   * re-reads the queue afterwards, so a wake-up whose message another fiber took first is harmless: it waits again.
    *
-   * No canceler is registered: that would wrap every wait in `onInterrupt`, which costs more than the wait. A
-   * waiter whose fiber was interrupted stays in the list until the next wake-up, where Effect ignores its second
-   * resume; so that interrupted waits (a `receive` under a timeout, in a loop) cannot pile up, a full list is
-   * woken at once.
+   * The canceler is the one `Effect.async` supports natively (as `effect/Mailbox` and `Deferred` register theirs):
+   * an interrupted waiter leaves no entry behind, however many wait.
    */
   get await(): Effect.Effect<void> {
     return this.awaitEffect ??= Effect.async<void>((resume) => {
       if (this.end !== undefined || this.head < this.items.length) return resume(Effect.void)
-      if (this.waiters.length >= MAX_WAITERS) this.wake()
-      this.waiters.push(resume)
-    })
-  }
-
-  private ended<X>(onSuccess: () => Effect.Effect<X, E | Cause.NoSuchElementException>) {
-    const end = this.end!
-    return end._tag === "Success" ? onSuccess() : (end as unknown as Effect.Effect<never, E>)
-  }
-
-  /** One message; after the end: the failure, or `NoSuchElementException` when it ended cleanly. */
-  get take(): Effect.Effect<A, E | Cause.NoSuchElementException> {
-    return this.takeEffect ??= Effect.suspend(() => {
-      if (this.head < this.items.length) return Exit.succeed(this.unsafePoll() as A)
-      if (this.end !== undefined) return this.ended(() => Exit.fail(new Cause.NoSuchElementException()))
-      return Effect.zipRight(this.await, this.take)
+      this.register(resume)
+      return Effect.sync(() => this.cancel(resume))
     })
   }
 
   /**
-   * Everything queued, waiting for at least one message; the flag is true when the inbox ended cleanly and
-   * nothing is left. After a failure the queued messages come first, then the failure.
+   * Everything queued (at most `MAX_CHUNK`), waiting for at least one message; the flag is true when the inbox
+   * ended cleanly and nothing is left. After a failure the queued messages come first, then the failure.
    */
   get takeAll(): Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E> {
     return this.takeAllEffect ??= Effect.suspend(() => {
@@ -152,6 +175,7 @@ export class Inbox<A, E> {
           items.fill(undefined, head, head + MAX_CHUNK)
           this.head = head + MAX_CHUNK
           this.compact()
+          this.passOn()
           return Exit.succeed([Chunk.unsafeFromArray(taken), false] as const)
         }
         const taken = (head === 0 ? items : items.slice(head)) as Array<A>
@@ -161,7 +185,7 @@ export class Inbox<A, E> {
         return Exit.succeed([Chunk.unsafeFromArray(taken), ended] as const)
       }
       if (this.end !== undefined) {
-        return this.ended(() => doneEmpty) as Effect.Effect<readonly [Chunk.Chunk<A>, boolean], E>
+        return this.end._tag === "Success" ? doneEmpty : (this.end as unknown as Effect.Effect<never, E>)
       }
       return Effect.zipRight(this.await, this.takeAll)
     })

@@ -4,6 +4,7 @@
  * Engine events arrive as plain callbacks and are turned into Inbox (inbox.ts) / Signal (signal.ts) completions
  * without running an Effect per message; the pinger is the only fiber a session owns.
  */
+import type * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
@@ -86,7 +87,18 @@ class State implements Engine.Listener {
   endReason: Option.Option<CloseReason> = Option.none()
   bufferedBytes = 0
   bufferedCount = 0
+  /** Reading is paused because messages wait for a slow consumer. */
+  consumerPaused = false
+  /** Reading is paused because Pongs owed to the peer sit above the write high-water mark. */
+  writesPaused = false
+  /** Reading is paused (for either reason): what the connection was last told. */
   paused = false
+  /** How many times reading was paused: the pinger sees from it that a Pong may have waited unread. */
+  pauses = 0
+  /** Completed when reading resumes; made only while the pinger waits for that. */
+  resumed: Signal.Signal<void> | undefined = undefined
+  /** The type of the fragmented message we are sending, while its last fragment is still to come. */
+  openFragment: "Text" | "Binary" | undefined = undefined
   /** The scope closed: nobody reads any more, so messages still arriving are dropped rather than buffered. */
   released = false
   pendingPing: Uint8Array | undefined = undefined
@@ -114,17 +126,29 @@ class State implements Engine.Listener {
     state.bufferedBytes += sizeOf(data)
     state.bufferedCount++
     if (
-      !state.paused && state.connection !== undefined &&
+      !state.consumerPaused &&
       (state.bufferedBytes >= INCOMING_HIGH_WATER_BYTES || state.bufferedCount >= INCOMING_HIGH_WATER_COUNT)
     ) {
-      state.paused = true
-      state.connection.pause()
+      state.consumerPaused = true
+      updateReading(state)
     }
   }
   onPing(payload: Uint8Array): void {
     const state = this
     // answered here, for every engine, so that a Ping never reaches `incoming`
-    if (state.phase === "Open" && state.connection !== undefined) state.connection.pong(payload)
+    const connection = state.connection
+    if (state.phase !== "Open" || connection === undefined) return
+    connection.pong(payload)
+    // a peer that floods Pings and reads nothing would make us queue Pongs without end: the Pongs we owe count
+    // against the write high-water mark, and we read no more of its Pings until they have been written
+    if (!state.writesPaused && connection.bufferedAmount() >= OUTGOING_HIGH_WATER_BYTES) {
+      state.writesPaused = true
+      updateReading(state)
+      connection.flush(() => {
+        state.writesPaused = false
+        updateReading(state)
+      })
+    }
   }
   onPong(payload: Uint8Array): void {
     const state = this
@@ -143,6 +167,17 @@ class State implements Engine.Listener {
       violation,
       new CloseReason({ code, message: "" }),
       violation === "FrameTooBig" ? `Frame is too big: ${message}` : `Protocol violation by the peer: ${message}`
+    )
+  }
+  onCloseFrame(code: number, reason: string): void {
+    const state = this
+    // the peer's Close has arrived (its echo, or our Close, is on the wire): the session is over even while TCP
+    // is still open, so `incoming` ends and `send` fails now rather than when the transport ends
+    if (state.phase === "Ended") return
+    endSession(
+      state,
+      Option.some(state.sentReason ?? (code === 1005 ? normal : new CloseReason({ code, message: reason }))),
+      undefined
     )
   }
   onClose(code: number, reason: string): void {
@@ -203,11 +238,31 @@ const failSession = (
 ) => {
   if (state.phase === "Ended") return
   sendClose(state, close)
+  // closeReason tells what went on the wire: when our own Close had gone out before, it stays the reason
+  const sent = state.sentReason ?? close
   endSession(
     state,
-    Option.some(close),
-    new WebSocketException({ reason, message, closeReason: close })
+    Option.some(sent),
+    new WebSocketException({ reason, message, closeReason: sent })
   )
+}
+
+/** Tells the connection to pause or resume reading when the reasons to pause have changed. */
+const updateReading = (state: State) => {
+  const pause = (state.consumerPaused || state.writesPaused) && !state.released
+  if (pause === state.paused || state.connection === undefined) return
+  state.paused = pause
+  if (pause) {
+    state.pauses++
+    state.connection.pause()
+  } else {
+    state.connection.resume()
+    const resumed = state.resumed
+    if (resumed !== undefined) {
+      state.resumed = undefined
+      resumed.unsafeDone(undefined)
+    }
+  }
 }
 
 /** Called after the consumer took `count` messages of `bytes` total: resume reading when below the mark. */
@@ -215,11 +270,11 @@ const consumed = (state: State, count: number, bytes: number) => {
   state.bufferedCount -= count
   state.bufferedBytes -= bytes
   if (
-    state.paused && state.connection !== undefined &&
+    state.consumerPaused &&
     state.bufferedBytes < INCOMING_HIGH_WATER_BYTES / 2 && state.bufferedCount < INCOMING_HIGH_WATER_COUNT / 2
   ) {
-    state.paused = false
-    state.connection.resume()
+    state.consumerPaused = false
+    updateReading(state)
   }
 }
 
@@ -231,7 +286,36 @@ const chunkBytes = (chunk: Chunk.Chunk<Frame.Data>): number => {
   return bytes
 }
 
+/**
+ * `incoming`: one message per chunk. A consumer that stops early (`Stream.take`, `Stream.runHead`, a timeout around
+ * `runForEach`) can only drop what Effect hands it in one chunk, so with one message per chunk nothing it was not
+ * given is lost: the rest stays in the inbox for the next `receive` or `incoming`.
+ */
 const incomingStream = (state: State): Stream.Stream<Frame.Data, WebSocketException> => {
+  const inbox = state.mailbox
+  const loop: Channel.Channel<Chunk.Chunk<Frame.Data>, unknown, WebSocketException, unknown, void, unknown> = Channel
+    .suspend(() => {
+      const frame = inbox.unsafePoll()
+      if (frame !== undefined) {
+        consumed(state, 1, sizeOf(frame.data))
+        return Channel.zipRight(Channel.write(Chunk.of(frame)), loop)
+      }
+      const done = inbox.done
+      if (done !== undefined) {
+        return Exit.isFailure(done) ? Channel.failCause(done.cause as Cause.Cause<WebSocketException>) : Channel.void
+      }
+      return awaitThenLoop
+    })
+  const awaitThenLoop = Channel.zipRight(Channel.fromEffect(inbox.await), loop)
+  return Stream.fromChannel(loop)
+}
+
+/**
+ * `incomingChunked`: everything queued at each pull (at most `Inbox.MAX_CHUNK` messages) as one chunk, the fast
+ * form for consumers that read the stream to its end. A consumer that stops in the middle of a chunk drops the rest
+ * of that chunk (as `Stream.fromQueue` does).
+ */
+const incomingChunkedStream = (state: State): Stream.Stream<Frame.Data, WebSocketException> => {
   const loop: Channel.Channel<Chunk.Chunk<Frame.Data>, unknown, WebSocketException, unknown, void, unknown> =
     Channel.flatMap(state.mailbox.takeAll, ([messages, done]) => {
       consumed(state, messages.length, chunkBytes(messages))
@@ -241,6 +325,12 @@ const incomingStream = (state: State): Stream.Stream<Frame.Data, WebSocketExcept
   return Stream.fromChannel(loop)
 }
 
+/**
+ * The pinger: the whole ping rule. Every `interval` a Ping with a fresh payload; no matching Pong within `timeout`
+ * fails the session with PingTimeout. Liveness is judged on what arrives: while we ourselves have paused reading
+ * (a slow consumer, Pongs we owe above the write mark) the peer's Pong may sit unread behind data, so a timeout then
+ * is no verdict: the wait starts afresh once reading has resumed, and after any pause during the wait.
+ */
 const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Duration) =>
   Effect.gen(function*() {
     while (state.phase === "Open") {
@@ -252,9 +342,16 @@ const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Dur
       state.pendingPong = pong
       if (state.observer !== undefined) state.observer.pingSent() // observability
       state.connection.ping(payload)
-      const answered = yield* Deferred.await(pong).pipe(Effect.timeout(timeout), Effect.option)
-      state.pendingPong = undefined
-      if (Option.isNone(answered)) {
+      while (true) {
+        const pauses = state.pauses
+        const answered = yield* Deferred.await(pong).pipe(Effect.timeout(timeout), Effect.option)
+        if (Option.isSome(answered) || state.phase !== "Open") break
+        if (state.paused) {
+          yield* (state.resumed ??= Signal.make<void>()).await()
+          continue
+        }
+        if (state.pauses !== pauses) continue
+        state.pendingPong = undefined
         return failSession(
           state,
           "PingTimeout",
@@ -262,8 +359,24 @@ const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Dur
           `No Pong within ${Duration.format(timeout)}`
         )
       }
+      state.pendingPong = undefined
     }
   })
+
+/**
+ * The sessions of one scope whose close handshakes are under way. Effect runs a scope's finalizers one after the
+ * other, so a session that waited for the peer's Close in its own finalizer would make N sessions take N waits.
+ * Instead each session's finalizer only sends its Close (at once, in the usual order), and one finalizer per scope,
+ * registered before the first session's so that it runs after all of theirs, waits for all of them together: at
+ * most one close-handshake wait in all.
+ */
+class Closing {
+  pending: Array<State> = []
+  /** The scope's waiting finalizer has run: a session released after it (parallel finalizers) waits on its own. */
+  started = false
+}
+
+const closingOf = new WeakMap<Scope.Scope, Closing>()
 
 /**
  * Opens a session on `engine` and ties it to the current scope. The connection is established by `connect`
@@ -283,11 +396,17 @@ export const make = (
     )
     state.observer = observer // observability
     const scope = yield* Effect.scope
+    let closing = closingOf.get(scope)
+    if (closing === undefined) {
+      closing = new Closing()
+      closingOf.set(scope, closing)
+      yield* Scope.addFinalizer(scope, awaitClosing(closing))
+    }
     const connection = yield* Effect.acquireRelease(
       // acquisition is uninterruptible by default, which would keep `connectTimeout` (and the caller's
       // interruption) from aborting a handshake that never completes; the engine cleans up an aborted attempt
       Effect.interruptible(connect(state)),
-      releaser(state)
+      releaser(state, closing)
     )
     state.connection = connection
     if (Option.isSome(settings.pingInterval)) {
@@ -304,27 +423,64 @@ export const make = (
  * The session's finalizer, made outside `make` so that it keeps only `state` alive: a closure created inside `make`
  * would keep its whole scope (the `connect` function and, through it, the plugin's request) for the session's life.
  */
-const releaser = (state: State) => (connection: Engine.Connection) => release(state, connection, normal)
+const releaser = (state: State, closing: Closing) => () =>
+  Effect.suspend(() => {
+    startClosing(state, normal)
+    if (state.transportClosed.isDone) return Effect.void
+    if (closing.started) return awaitClose([state])
+    closing.pending.push(state)
+    return Effect.void
+  })
 
-/** Closes with `reason` unless closed already, waits for the peer's Close, then makes sure the transport is gone. */
-const release = (state: State, connection: Engine.Connection, reason: CloseReason) =>
-  Effect.gen(function*() {
-    if (state.phase === "Open") sendClose(state, reason)
-    // a paused reader would never see the peer's Close: read on, dropping what nobody will consume
-    state.released = true
-    if (state.paused) {
-      state.paused = false
-      connection.resume()
+/** Closes with `reason` unless closed already, and reads on so that the peer's Close can arrive. */
+const startClosing = (state: State, reason: CloseReason) => {
+  if (state.phase === "Open") sendClose(state, reason)
+  // a paused reader would never see the peer's Close: read on, dropping what nobody will consume
+  state.released = true
+  updateReading(state)
+}
+
+/** Drops the transport of a session whose peer did not answer our Close in time (or that we stopped waiting for). */
+const dropTransport = (state: State) => {
+  if (state.transportClosed.isDone) return
+  state.connection?.terminate()
+  // the engine reports the end of the transport; if it does not, the session ends here all the same
+  endSession(state, Option.fromNullable(state.sentReason), undefined)
+}
+
+/**
+ * Waits (at most `CLOSE_HANDSHAKE_TIMEOUT` in all) for the peer's Close on every session of the scope, then drops
+ * the transports still open. Interrupting the wait (a timeout around `webSocket`) drops them at once.
+ */
+const awaitClosing = (closing: Closing) =>
+  Effect.suspend(() => {
+    const states = closing.pending
+    closing.pending = []
+    closing.started = true
+    return awaitClose(states)
+  })
+
+/** Waits for the peer's Close on each of `states` together, then drops the transports still open. */
+const awaitClose = (states: ReadonlyArray<State>) =>
+  Effect.suspend(() => {
+    const waiting: Array<State> = []
+    for (const state of states) {
+      // after a ping timeout the peer is presumed gone: do not wait for it
+      if (state.failure?.reason === "PingTimeout") dropTransport(state)
+      else if (!state.transportClosed.isDone) waiting.push(state)
     }
-    // after a ping timeout the peer is presumed gone: do not wait for it
-    const wait = state.failure?.reason === "PingTimeout" ? Duration.zero : CLOSE_HANDSHAKE_TIMEOUT
-    // finalizers are uninterruptible: without `interruptible` the timeout could not stop the wait
-    const closed = yield* state.transportClosed.await().pipe(Effect.interruptible, Effect.timeoutOption(wait))
-    if (Option.isNone(closed)) {
-      connection.terminate()
-      // the engine reports the end of the transport; if it does not, the session ends here all the same
-      endSession(state, Option.fromNullable(state.sentReason), undefined)
-    }
+    // a reader woken by the end of its session runs before the scope's owner goes on (and interrupts it)
+    if (waiting.length === 0) return Effect.yieldNow()
+    const closed = waiting.length === 1
+      ? waiting[0]!.transportClosed.await()
+      : Effect.forEach(waiting, (state) => state.transportClosed.await(), { concurrency: "unbounded", discard: true })
+    // finalizers are uninterruptible: without `interruptible` neither the timeout nor the caller could cut the wait
+    return closed.pipe(
+      Effect.interruptible,
+      Effect.timeoutOption(CLOSE_HANDSHAKE_TIMEOUT),
+      Effect.ensuring(Effect.sync(() => waiting.forEach(dropTransport))),
+      Effect.zipRight(Effect.yieldNow())
+    )
   })
 
 /** Sends Close(`reason`) if the session is still open; `webSocket` uses it to tell the peer how its block ended. */
@@ -341,6 +497,8 @@ const converterNotFound = Effect.failSync(() => new WebsocketConverterNotFoundEx
 const notOpen = (state: State) =>
   closedError(state.phase === "Ended" ? state.endReason : Option.fromNullable(state.sentReason))
 
+const protocolMisuse = (message: string) => Effect.fail(new WebSocketException({ reason: "Protocol", message }))
+
 /** Writes one outgoing item; returns an Effect only when the caller has to wait (or fail). */
 const write = (
   session: SessionImpl,
@@ -353,17 +511,28 @@ const write = (
   let fin = true
   if (typeof item === "string" || item instanceof Uint8Array) {
     data = item
+    if (state.openFragment !== undefined) return fragmentMisuse(state, "a whole message")
   } else {
     switch (item._tag) {
       case "Text":
       case "Binary":
         data = item.data
         fin = item.fin
+        // the frames of a fragmented message all carry its type; the engine would send another type as a
+        // continuation of the open message, so the misuse is refused here and nothing is written
+        if (state.openFragment !== undefined) {
+          if (state.openFragment !== item._tag) return fragmentMisuse(state, `a ${item._tag} frame`)
+          if (fin) state.openFragment = undefined
+        } else if (!fin) {
+          state.openFragment = item._tag
+        }
         break
       case "Ping":
       case "Pong": {
         if (item.data.byteLength > Frame.MAX_CONTROL_PAYLOAD) {
-          return Effect.dieMessage(`A ${item._tag} payload may hold at most ${Frame.MAX_CONTROL_PAYLOAD} bytes`)
+          return protocolMisuse(
+            `A ${item._tag} payload may hold at most ${Frame.MAX_CONTROL_PAYLOAD} bytes, got ${item.data.byteLength}`
+          )
         }
         if (connection.controlFrames === false) {
           return Effect.fail(
@@ -377,8 +546,13 @@ const write = (
         else connection.pong(item.data)
         return undefined
       }
-      case "Close":
+      case "Close": {
+        const invalid = Frame.validateClosePayload(item.data)
+        if (invalid !== undefined) {
+          return Effect.fail(new WebSocketException({ reason: "InvalidCloseCode", message: invalid }))
+        }
         return closeNow(state, Option.getOrElse(Frame.readReason(item), () => normal))
+      }
     }
   }
   if (state.observer !== undefined) state.observer.sent(data, fin) // observability
@@ -391,6 +565,9 @@ const write = (
     connection.send(data, fin, (error) => resume(error === undefined ? Effect.void : Effect.fail(notOpen(state))))
   })
 }
+
+const fragmentMisuse = (state: State, what: string) =>
+  protocolMisuse(`A fragmented ${state.openFragment} message is open: ${what} may not be sent until its last fragment`)
 
 const closeNow = (state: State, reason: CloseReason): Effect.Effect<void, WebSocketException> => {
   const invalid = validateForSending(reason)
@@ -417,6 +594,7 @@ class SessionImpl implements DefaultClientWebSocketSession {
   declare private readonly url: URL
   private _call: Call | undefined = undefined
   private _incoming: Stream.Stream<Frame.Data, WebSocketException> | undefined = undefined
+  private _incomingChunked: Stream.Stream<Frame.Data, WebSocketException> | undefined = undefined
   private _outgoing: Sink.Sink<void, Outgoing, never, WebSocketException> | undefined = undefined
   private _send: ((item: Outgoing) => Effect.Effect<void, WebSocketException>) | undefined = undefined
   private _receive: Effect.Effect<Frame.Data, WebSocketException> | undefined = undefined
@@ -465,6 +643,10 @@ class SessionImpl implements DefaultClientWebSocketSession {
 
   get incoming(): Stream.Stream<Frame.Data, WebSocketException> {
     return this._incoming ??= incomingStream(this[stateKey])
+  }
+
+  get incomingChunked(): Stream.Stream<Frame.Data, WebSocketException> {
+    return this._incomingChunked ??= incomingChunkedStream(this[stateKey])
   }
 
   get outgoing(): Sink.Sink<void, Outgoing, never, WebSocketException> {
@@ -516,7 +698,11 @@ class SessionImpl implements DefaultClientWebSocketSession {
     return this._flush ??= Effect.suspend(() =>
       this[stateKey].phase === "Ended"
         ? Effect.fail(notOpen(this[stateKey]))
-        : Effect.async<void>((resume) => this.connection.flush(() => resume(Effect.void)))
+        : Effect.async<void>((resume) => {
+          // the engine calls back on an event (its transport drained, or ended); an interrupted flush unregisters
+          const cancel = this.connection.flush(() => resume(Effect.void))
+          return cancel === undefined ? undefined : Effect.sync(cancel)
+        })
     )
   }
 

@@ -4,30 +4,30 @@
  * prototype and adding a method), which costs about 0.6 KiB per instance; a session has two of them for its whole
  * life, and idle sessions are mostly this kind of bookkeeping.
  *
- * Nothing is allocated until somebody waits. Waits register no canceler (that would wrap each wait in
- * `onInterrupt`); an interrupted waiter stays in the list until the value arrives, where Effect ignores its second
- * resume, and a full list is woken early (each waiter checks again and waits anew) so interrupted waits cannot
- * pile up.
+ * Nothing is allocated until somebody waits. Like `Deferred.await`, each wait registers a canceler with
+ * `Effect.async`: an interrupted waiter removes itself, so any number of fibers may wait (and give up) at once.
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-
-/** Waiters kept before all of them are woken to check again. */
-const MAX_WAITERS = 32
 
 type Waiter = (effect: Effect.Effect<void>) => void
 
 export class Signal<A> {
   private done = false
   private value: A | undefined = undefined
-  private waiters: Array<Waiter> | undefined = undefined
+  private waiters: Set<Waiter> | undefined = undefined
+  private awaitEffect: Effect.Effect<A> | undefined = undefined
 
   /** Sets the value, once; false when it was already set. */
   unsafeDone(value: A): boolean {
     if (this.done) return false
     this.done = true
     this.value = value
-    this.wake()
+    const waiters = this.waiters
+    if (waiters !== undefined) {
+      this.waiters = undefined
+      for (const waiter of waiters) waiter(Effect.void)
+    }
     return true
   }
 
@@ -35,31 +35,26 @@ export class Signal<A> {
     return this.done
   }
 
-  /** Waits for the value (at once when it is set). */
-  await(): Effect.Effect<A> {
-    return Effect.suspend(() => this.poll())
+  /** Waiters registered and not woken yet (for tests: interrupted waiters must not stay here). */
+  get waiting(): number {
+    return this.waiters === undefined ? 0 : this.waiters.size
   }
 
-  private poll(): Effect.Effect<A> {
-    if (this.done) return Exit.succeed(this.value as A)
-    return Effect.zipRight(
-      Effect.async<void>((resume) => this.register(resume)),
-      Effect.suspend(() => this.poll())
+  /** Waits for the value (at once when it is set). */
+  await(): Effect.Effect<A> {
+    return this.awaitEffect ??= Effect.suspend(() =>
+      this.done ? Exit.succeed(this.value as A) : Effect.zipRight(this.wait(), Effect.sync(() => this.value as A))
     )
   }
 
-  private register(resume: Waiter): void {
-    if (this.done) return resume(Effect.void)
-    if (this.waiters !== undefined && this.waiters.length >= MAX_WAITERS) this.wake()
-    if (this.waiters === undefined) this.waiters = [resume]
-    else this.waiters.push(resume)
-  }
-
-  private wake(): void {
-    const waiters = this.waiters
-    if (waiters === undefined) return
-    this.waiters = undefined
-    for (let i = 0; i < waiters.length; i++) waiters[i]!(Effect.void)
+  private wait(): Effect.Effect<void> {
+    return Effect.async<void>((resume) => {
+      if (this.done) return resume(Effect.void)
+      ;(this.waiters ??= new Set()).add(resume)
+      return Effect.sync(() => {
+        this.waiters?.delete(resume)
+      })
+    })
   }
 }
 

@@ -15,6 +15,7 @@ import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import type * as Duration from "effect/Duration"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -92,8 +93,18 @@ const receiveUntil = <F extends Frame.Frame>(
 const plain = (frame: Frame.Frame): Frame.Frame =>
   frame._tag === "Text" ? frame : { ...frame, data: new Uint8Array(frame.data) }
 
-const collect = (session: Session.DefaultClientWebSocketSession) =>
-  Effect.map(Stream.runCollect(session.incoming), (frames) => Chunk.toReadonlyArray(frames).map(plain))
+const collect = (session: Session.DefaultClientWebSocketSession) => collectStream(session.incoming)
+
+const collectStream = (stream: Stream.Stream<Frame.Data, WebSocketException>) =>
+  Effect.map(Stream.runCollect(stream), (frames) => Chunk.toReadonlyArray(frames).map(plain))
+
+/** Text messages "m<from>" … "m<to - 1>". */
+const numbered = (from: number, to: number): Array<Frame.Frame> =>
+  Array.from({ length: to - from }, (_, i) => Frame.text(`m${from + i}`))
+
+/** The peer sends "m0" … "m<count - 1>". */
+const sendNumbered = (server: TestEngine.ServerConnection, count: number) =>
+  Effect.forEach(numbered(0, count), (frame) => server.send(frame), { discard: true })
 
 const failureOf = <A>(effect: Effect.Effect<A, WebSocketException>) =>
   Effect.flip(effect).pipe(
@@ -280,6 +291,46 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect((yield* server.receive)._tag).toBe("Ping")
           const close = yield* receiveUntil(server, Frame.isClose)
           expect(closeOf(close)).toEqual(Option.some(reason(1011, "Ping timeout")))
+        })))
+
+    test("a consumer that stops early loses nothing: Stream.runHead(incoming), then receive gets the next messages", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* sendNumbered(server, 100)
+          const head = yield* Stream.runHead(session.incoming)
+          expect(Option.map(head, plain)).toEqual(Option.some(Frame.text("m0")))
+          const rest: Array<Frame.Frame> = []
+          for (let i = 1; i < 100; i++) rest.push(plain(yield* session.receive))
+          expect(rest).toEqual(numbered(1, 100))
+        })))
+
+    test("a consumer that stops early loses nothing: take(1), then take(99) gets the other 99 in order", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* sendNumbered(server, 100)
+          const first = yield* collectStream(Stream.take(session.incoming, 1))
+          const next = yield* collectStream(Stream.take(session.incoming, 99))
+          expect(first).toEqual(numbered(0, 1))
+          expect(next).toEqual(numbered(1, 100))
+        })))
+
+    test("a runForEach interrupted mid-stream loses nothing: a new consumer sees every remaining message in order", () =>
+      withSession({}, {}, (session, server) =>
+        Effect.gen(function*() {
+          yield* sendNumbered(server, 100)
+          const seen: Array<Frame.Frame> = []
+          const tenth = yield* Deferred.make<void>()
+          const consumer = yield* Effect.fork(
+            Stream.runForEach(session.incoming, (frame) => {
+              seen.push(plain(frame))
+              // the tenth message is the last one it is given: it stops there until interrupted
+              return seen.length === 10 ? Effect.zipRight(Deferred.succeed(tenth, undefined), Effect.never) : Effect.void
+            })
+          )
+          yield* Deferred.await(tenth)
+          yield* Fiber.interrupt(consumer)
+          const next = yield* collectStream(Stream.take(session.incoming, 90))
+          expect([...seen, ...next]).toEqual(numbered(0, 100))
         })))
 
     test("a message larger than maxFrameSize: Close(1009) is sent, closeReason 1009, incoming fails FrameTooBig", () =>

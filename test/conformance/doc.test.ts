@@ -20,7 +20,7 @@ const namedTests = (dir: string): Map<string, string> => {
   const tests = new Map<string, string>()
   for (const file of readdirSync(new URL(dir, root))) {
     if (!file.endsWith(".test.ts")) continue
-    for (const match of read(`${dir}/${file}`).matchAll(/it\(\s*"([FL]\.\d+) ((?:[^"\\]|\\.)*)"/g)) {
+    for (const match of read(`${dir}/${file}`).matchAll(/it\(\s*"([AFL]\.\d+) ((?:[^"\\]|\\.)*)"/g)) {
       tests.set(match[1]!, match[2]!.replace(/\\"/g, "\""))
     }
   }
@@ -31,7 +31,7 @@ describe("docs/CONFORMANCE.md is the table of the cases that run", () => {
   it("every conformance case has a row with its title, and every row is a case", () => {
     const rows = documented()
     const cases = new Map(allCases.map((c) => [c.id, c.title]))
-    const tests = new Map([...namedTests("test/faults"), ...namedTests("test/load")])
+    const tests = new Map([...namedTests("test/faults"), ...namedTests("test/hardening"), ...namedTests("test/load")])
     for (const [id, title] of cases) expect(rows.get(id), `row for case ${id}`).toBe(title)
     for (const [id, title] of tests) expect(rows.get(id), `row for test ${id}`).toBe(title)
     for (const id of rows.keys()) expect(cases.has(id) || tests.has(id), `case or test for row ${id}`).toBe(true)

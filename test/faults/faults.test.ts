@@ -149,6 +149,8 @@ describe("faults: the connection breaks under the session", () => {
           const reader = yield* Effect.fork(Stream.runDrain(session.incoming))
           yield* session.close()
           const closeReason = yield* session.closeReason
+          // joined inside the scope: a forked reader still running when the scope's owner ends is interrupted
+          yield* Fiber.await(reader)
           return { first, closeReason, reader }
         })
       ).pipe(Effect.supervised(supervisor), Effect.provide(live()))
@@ -224,6 +226,8 @@ describe("faults: the connection breaks under the session", () => {
       )
       expect(outcome.error?.reason).toBe("PingTimeout")
       expect(Option.getOrUndefined(outcome.closeReason)).toMatchObject({ code: 1011, message: "Ping timeout" })
+      // the peer has read everything the client wrote once the connection has ended
+      await within(peer.connections[0]!.ended, 5_000, "the end of the peer's connection")
       const frames = peer.connections[0]!.frames
       expect(frames.map((f) => f.opcode)).toEqual([Op.Ping, Op.Close])
       expect(readClose(frames[1]!)).toEqual({ code: 1011, reason: "Ping timeout" })

@@ -42,7 +42,11 @@ export const runEchoClient = async (
       const ended = yield* session.incoming.pipe(
         Stream.runForEach((frame) => {
           delivered.push(frame)
-          return mode === "echo" ? session.send(frame) : Effect.void
+          // a message that arrived together with the peer's Close cannot be echoed: `send` fails Closed once that
+          // Close is in (and writes nothing); how `incoming` ends is what the case checks, so that failure is moot
+          return mode === "echo"
+            ? Effect.catchIf(session.send(frame), (error) => error.reason === "Closed", () => Effect.void)
+            : Effect.void
         }),
         Effect.either
       )

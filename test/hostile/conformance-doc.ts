@@ -1,7 +1,7 @@
 /**
  * Writes docs/CONFORMANCE.md from a test run: `npx tsx test/hostile/conformance-doc.ts`.
  *
- * It runs the conformance and fault tests (and, unless `--no-load`, the load tests) with vitest's JSON reporter,
+ * It runs the conformance, fault and hardening tests (and, unless `--no-load`, the load tests) with vitest's JSON reporter,
  * then renders each case of test/hostile/cases.ts — the same objects the tests assert — with its result, and the
  * fault and load tests with what they measured. test/conformance/doc.test.ts checks that the table and the cases
  * stay in sync.
@@ -43,7 +43,13 @@ const runVitest = (name: string, args: ReadonlyArray<string>): Array<AssertionRe
 }
 
 const results = [
-  ...runVitest("conformance", ["test/conformance", "test/faults", "--exclude", "test/conformance/doc.test.ts"]),
+  ...runVitest("conformance", [
+    "test/conformance",
+    "test/faults",
+    "test/hardening",
+    "--exclude",
+    "test/conformance/doc.test.ts"
+  ]),
   ...(withLoad ? runVitest("load", ["--config", "vitest.load.config.ts"]) : [])
 ]
 const measurements = new Map<string, string>()
@@ -160,6 +166,16 @@ for (const [section, cases] of sections) {
   )
 }
 lines.push(
+  "## Hardening",
+  "",
+  "Adversarial and careless use of the session (`test/hardening/hardening.test.ts`): many waiters, Ping floods, the",
+  "window between the peer's Close and the end of TCP, misuse of frames, slow consumers under the pinger, scopes",
+  "holding many sessions. Scenarios that could freeze the process run in a child process with a deadline.",
+  "",
+  "| Case | Rule | Result | Measured |",
+  "| --- | --- | --- | --- |",
+  ...otherRows("A."),
+  "",
   "## Faults",
   "",
   "| Case | Rule | Result | Measured |",
@@ -192,6 +208,20 @@ lines.push(
   "  (`src/NodeEngine.ts`).",
   "- **F.2**: after a ping timeout the scope still waited 5 s for the silent peer's Close: the wait in the",
   "  (uninterruptible) finalizer could not be cut short by its timeout (`src/internal/session.ts`).",
+  "- **A.1, A.2**: 33 fibers waiting on `receive` (32 on `closeReason` with the pinger on) spun the process at 100%",
+  "  CPU: the waiter lists woke everybody once full, and everybody registered again. Waiters now register a canceler",
+  "  and remove themselves when interrupted (`src/internal/inbox.ts`, `src/internal/signal.ts`).",
+  "- **A.3**: `flush` polled every 1 ms with a timer nobody could cancel; it now waits for the socket's write callback.",
+  "- **A.4**: every Ping was answered whatever the write buffer held: a peer that floods Pings and reads nothing grew",
+  "  the client's memory by about 1 GiB in 6 s. Pongs owed now count against the write high-water mark.",
+  "- **A.5**: between the peer's Close and the end of TCP, `send` succeeded into nothing and `incoming` waited for the",
+  "  engine's 5 s timer; the Node engine now reports the Close frame itself (ws's receiver \"conclude\" event).",
+  "- **A.6, A.7**: a violation after our Close replaced `closeReason`; a malformed Close payload went out as 1000.",
+  "- **A.8, A.9**: an oversized Ping was a defect; a frame of another type while a fragmented message was open went",
+  "  on the wire as a continuation of it.",
+  "- **A.10**: a slow consumer paused reading and the pinger declared the healthy peer dead (its Pong sat unread).",
+  "- **A.11 – A.13**: a scope's sessions closed one after another (one 5 s wait each), and a cut close wait left TCP",
+  "  open until ws's own timer.",
   ""
 )
 

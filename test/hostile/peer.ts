@@ -298,6 +298,8 @@ export interface PeerOptions {
   readonly onSocket?: ((socket: net.Socket) => void) | undefined
   /** Answer the client's Close and end the connection (default true). */
   readonly autoClose?: boolean | undefined
+  /** Keep the peer's side of TCP open after the client's FIN (default false, as `node:net`). */
+  readonly allowHalfOpen?: boolean | undefined
 }
 
 /** A running hostile peer. */
@@ -346,7 +348,7 @@ export const startPeer = async (
   const scripts: Array<Promise<void>> = []
   const scriptErrors: Array<unknown> = []
   const handshake = options.handshake ?? acceptHandshake
-  const server = net.createServer({ noDelay: true }, (socket) => {
+  const server = net.createServer({ noDelay: true, allowHalfOpen: options.allowHalfOpen ?? false }, (socket) => {
     sockets.add(socket)
     socket.on("close", () => sockets.delete(socket))
     socket.on("error", () => {})
