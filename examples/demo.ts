@@ -18,7 +18,10 @@ class Greeting extends Schema.Class<Greeting>("Greeting")({
 const embeddedEchoServer = Effect.acquireRelease(
   Effect.async<WebSocketServer>((resume) => {
     const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
-    server.on("connection", (socket) => socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary })))
+    server.on(
+      "connection",
+      (socket) => socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }))
+    )
     server.once("listening", () => resume(Effect.succeed(server)))
     server.once("error", (error) => resume(Effect.die(error)))
   }),
@@ -71,11 +74,14 @@ const MainLive = WebSockets.layer({ pingInterval: "20 seconds", contentConverter
 program.pipe(
   Effect.scoped,
   Effect.provide(MainLive),
-  Effect.catchTag("WebSocketException", (error) =>
-    Console.error(`WebSocket error (${error.reason}): ${error.message}`).pipe(
-      Effect.andThen(Effect.sync(() => {
-        process.exitCode = 1
-      }))
-    )),
+  Effect.catchTag(
+    "WebSocketException",
+    (error) =>
+      Console.error(`WebSocket error (${error.reason}): ${error.message}`).pipe(
+        Effect.andThen(Effect.sync(() => {
+          process.exitCode = 1
+        }))
+      )
+  ),
   Effect.runPromise
 )

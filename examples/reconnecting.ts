@@ -41,14 +41,16 @@ const embeddedEchoServer = Effect.gen(function*() {
   const port = (server.address() as { port: number }).port
   yield* Console.log(`[server] echo server on 127.0.0.1:${port}${kill ? " (killed every 3 s)" : ""}`)
   if (kill) {
-    yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
-      yield* Effect.sleep("3 seconds")
-      yield* killServer(server)
-      yield* Console.log("[server] killed")
-      yield* Effect.sleep("1.5 seconds")
-      server = yield* listen(port)
-      yield* Console.log("[server] started again on the same port")
-    })).pipe(Effect.ensuring(Effect.suspend(() => killServer(server)))))
+    yield* Effect.forkScoped(
+      Effect.forever(Effect.gen(function*() {
+        yield* Effect.sleep("3 seconds")
+        yield* killServer(server)
+        yield* Console.log("[server] killed")
+        yield* Effect.sleep("1.5 seconds")
+        server = yield* listen(port)
+        yield* Console.log("[server] started again on the same port")
+      })).pipe(Effect.ensuring(Effect.suspend(() => killServer(server))))
+    )
   }
   return `ws://127.0.0.1:${port}/echo`
 })

@@ -20,10 +20,12 @@ class Api extends RpcGroup.make(
 
 // --- the server: @effect/rpc over WebSockets, as its README shows ----------------------------------------------
 const ServerLive = HttpRouter.Default.serve().pipe(
-  Layer.provide(RpcServer.layer(Api).pipe(Layer.provide(Api.toLayer({
-    Greet: ({ name }) => Effect.succeed(`Hello, ${name}!`),
-    Count: ({ upTo }) => Stream.range(1, upTo)
-  })))),
+  Layer.provide(
+    RpcServer.layer(Api).pipe(Layer.provide(Api.toLayer({
+      Greet: ({ name }) => Effect.succeed(`Hello, ${name}!`),
+      Count: ({ upTo }) => Stream.range(1, upTo)
+    })))
+  ),
   Layer.provide(RpcServer.layerProtocolWebsocket({ path: "/rpc" }).pipe(Layer.provide(RpcSerialization.layerJson))),
   Layer.provideMerge(NodeHttpServer.layer(createServer, { port: 0, host: "127.0.0.1" }))
 )

@@ -34,7 +34,10 @@ const consoleTracer = Effect.map(Effect.tracer, (native) =>
 const echoServer = Effect.acquireRelease(
   Effect.async<WebSocketServer>((resume) => {
     const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
-    server.on("connection", (socket) => socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary })))
+    server.on(
+      "connection",
+      (socket) => socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }))
+    )
     server.once("listening", () => resume(Effect.succeed(server)))
   }),
   (server) => Effect.async<void>((resume) => server.close(() => resume(Effect.void)))
@@ -63,6 +66,8 @@ const program = Effect.gen(function*() {
 const WebSocketsLive = WebSockets.layer({ pingInterval: "10 seconds" }).pipe(Layer.provide(NodeEngine.layer))
 
 Effect.runPromise(
-  Effect.flatMap(consoleTracer, (tracer) =>
-    program.pipe(Effect.scoped, Effect.withTracer(tracer), Effect.provide(WebSocketsLive)))
+  Effect.flatMap(
+    consoleTracer,
+    (tracer) => program.pipe(Effect.scoped, Effect.withTracer(tracer), Effect.provide(WebSocketsLive))
+  )
 )

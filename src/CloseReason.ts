@@ -72,7 +72,9 @@ export class CloseReason extends Data.Class<{ readonly code: number; readonly me
    */
   override toString(): string {
     const name = namesByCode.get(this.code)
-    return `CloseReason(${name ?? "code"}=${this.code}${this.message === "" ? "" : `, ${JSON.stringify(this.message)}`})`
+    return `CloseReason(${name ?? "code"}=${this.code}${
+      this.message === "" ? "" : `, ${JSON.stringify(this.message)}`
+    })`
   }
 }
 

@@ -147,8 +147,10 @@ const guarded = <In, Out>(
   }
   return Either.isEither(result)
     ? result
-    : Effect.catchSomeDefect(result, (defect) =>
-      Json.isStackOverflow(defect) ? Option.some(Effect.fail(tooDeep(input))) : Option.none())
+    : Effect.catchSomeDefect(
+      result,
+      (defect) => Json.isStackOverflow(defect) ? Option.some(Effect.fail(tooDeep(input))) : Option.none()
+    )
 }
 
 /**
@@ -265,8 +267,7 @@ export const json: WebsocketContentConverter = {
  * @category converters
  */
 export const msgpack: WebsocketContentConverter = {
-  serialize: (schema, value) =>
-    Effect.map(guarded(msgpackBytes(schema).encode, value), (bytes) => Frame.binary(bytes)),
+  serialize: (schema, value) => Effect.map(guarded(msgpackBytes(schema).encode, value), (bytes) => Frame.binary(bytes)),
   deserialize: (schema, frame) =>
     frame._tag === "Binary"
       ? Effect.mapError(msgpackDecode(schema, frame.data), deserializeFailure(frame))

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Socket from "@effect/platform/Socket"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
@@ -16,16 +17,15 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as Socket from "@effect/platform/Socket"
 import { CloseReason, normal } from "./CloseReason.js"
 import type { WebsocketContentConverter } from "./Converter.js"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
-import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
-import * as internalReconnecting from "./internal/reconnecting.js"
-import * as internal from "./internal/session.js"
 import * as Metrics from "./internal/metrics.js"
 import * as observer from "./internal/observer.js"
+import * as internalReconnecting from "./internal/reconnecting.js"
+import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
+import * as internal from "./internal/session.js"
 import * as internalSocket from "./internal/socket.js"
 import type { DefaultClientWebSocketSession } from "./Session.js"
 
@@ -374,7 +374,8 @@ const open = (
  */
 export const webSocketSession = (
   request: Request
-): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, WebSockets | Scope.Scope> => open(request, undefined)
+): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, WebSockets | Scope.Scope> =>
+  open(request, undefined)
 
 const closeReasonFor = (exit: Exit.Exit<unknown, unknown>): CloseReason =>
   Exit.isSuccess(exit)
@@ -464,8 +465,10 @@ export const socket = (
   request: Request,
   options?: SocketOptions
 ): Effect.Effect<Socket.Socket, never, WebSockets | Scope.Scope> =>
-  Effect.flatMap(WebSockets, (service) =>
-    internalSocket.make(Effect.provideService(webSocketSession(request), WebSockets, service), options))
+  Effect.flatMap(
+    WebSockets,
+    (service) => internalSocket.make(Effect.provideService(webSocketSession(request), WebSockets, service), options)
+  )
 
 /**
  * `socket(request)` as the layer of `Socket.Socket`, e.g. under `RpcClient.layerProtocolSocket()`.

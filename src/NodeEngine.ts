@@ -227,8 +227,7 @@ function onOpen(this: WebSocket): void {
   attempt.upgrade = undefined // the upgrade response (and its socket state) is not needed once read
   // the handshake's handlers are done with; starting the listener table afresh (rather than removing them one by
   // one, which leaves its capacity as it was) keeps it small for the life of the connection
-  this.removeAllListeners()
-  // from here on the connection needs only the listener: the attempt (and its url) can go
+  this.removeAllListeners() // from here on the connection needs only the listener: the attempt (and its url) can go
   ;(this as Tracked)[linkKey] = attempt.listener
   this.on("error", onError)
   if (attempt.inflatedLimit === undefined) {

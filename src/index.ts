@@ -73,17 +73,17 @@ export {
 
 export {
   /**
-   * A `WebsocketContentConverter` could not decode a frame.
-   *
-   * @since 0.1.0
-   */
-  WebsocketDeserializeException,
-  /**
    * `sendSerialized` / `receiveDeserialized` / `incomingDeserialized` without a content converter installed.
    *
    * @since 0.1.0
    */
   WebsocketConverterNotFoundException,
+  /**
+   * A `WebsocketContentConverter` could not decode a frame.
+   *
+   * @since 0.1.0
+   */
+  WebsocketDeserializeException,
   /**
    * The transport and protocol failures of a session, told apart by `reason`.
    *

@@ -6,10 +6,10 @@
  * Each run reports every case as passed, failed or not applicable; a case may be not applicable only for what
  * docs/BrowserEngine.md says the runtime cannot do, and then a case checking what it does instead must pass.
  */
+import type { Browser } from "playwright-core"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startDemo } from "../examples/browser/serve.js"
 import { bundleSuite, type RunReport, startHost } from "./behaviour/remote/host.js"
-import type { Browser } from "playwright-core"
 import { launchChromium, runInChromium, runInPackaged } from "./behaviour/remote/runtimes.js"
 import type { Lack } from "./behaviour/suite.js"
 

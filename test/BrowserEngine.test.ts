@@ -204,9 +204,7 @@ describe("BrowserEngine", () => {
         socket.send("éééééé")
       })
       const result = yield* WebSockets.webSocketSession(url).pipe(
-        Effect.flatMap((session) =>
-          Effect.all([session.receive, Effect.flip(session.receive), session.closeReason])
-        ),
+        Effect.flatMap((session) => Effect.all([session.receive, Effect.flip(session.receive), session.closeReason])),
         Effect.provide(plugin(WsLive, { maxFrameSize: 10 }))
       )
       expect(result[0]).toEqual(Frame.text("ééééé"))
@@ -262,29 +260,33 @@ describe("BrowserEngine", () => {
       expect(ended).toBe(1)
     }))
 
-  it.scopedLive("send waits while the runtime's bufferedAmount is over the high-water mark, goes on once drained", () =>
-    Effect.gen(function*() {
-      const sockets: Array<WebSocket> = []
-      const url = yield* server((socket) => {
-        // the peer stops reading: the client's kernel buffers fill, then its bufferedAmount grows
-        ;(socket as unknown as { _socket: import("node:net").Socket })._socket.pause()
-        sockets.push(socket)
-      })
-      const session = yield* WebSockets.webSocketSession(url).pipe(Effect.provide(plugin(WsLive)))
-      const chunk = new Uint8Array(1024 * 1024)
-      let blocked = false
-      for (let i = 0; i < 64 && !blocked; i++) {
-        const sent = yield* session.send(chunk).pipe(Effect.timeout("300 millis"), Effect.option)
-        blocked = Option.isNone(sent)
-      }
-      expect(blocked).toBe(true)
-      const waiting = yield* Effect.fork(session.send("after the jam"))
-      yield* Effect.sleep("100 millis")
-      expect(waiting.unsafePoll()).toBeNull()
-      ;(sockets[0] as unknown as { _socket: import("node:net").Socket })._socket.resume()
-      yield* Fiber.join(waiting).pipe(Effect.timeout("10 seconds"))
-      yield* session.flush.pipe(Effect.timeout("10 seconds"))
-    }), 30_000)
+  it.scopedLive(
+    "send waits while the runtime's bufferedAmount is over the high-water mark, goes on once drained",
+    () =>
+      Effect.gen(function*() {
+        const sockets: Array<WebSocket> = []
+        const url = yield* server((socket) => {
+          // the peer stops reading: the client's kernel buffers fill, then its bufferedAmount grows
+          ;(socket as unknown as { _socket: import("node:net").Socket })._socket.pause()
+          sockets.push(socket)
+        })
+        const session = yield* WebSockets.webSocketSession(url).pipe(Effect.provide(plugin(WsLive)))
+        const chunk = new Uint8Array(1024 * 1024)
+        let blocked = false
+        for (let i = 0; i < 64 && !blocked; i++) {
+          const sent = yield* session.send(chunk).pipe(Effect.timeout("300 millis"), Effect.option)
+          blocked = Option.isNone(sent)
+        }
+        expect(blocked).toBe(true)
+        const waiting = yield* Effect.fork(session.send("after the jam"))
+        yield* Effect.sleep("100 millis")
+        expect(waiting.unsafePoll()).toBeNull()
+        ;(sockets[0] as unknown as { _socket: import("node:net").Socket })._socket.resume()
+        yield* Fiber.join(waiting).pipe(Effect.timeout("10 seconds"))
+        yield* session.flush.pipe(Effect.timeout("10 seconds"))
+      }),
+    30_000
+  )
 
   it.scopedLive("fragments are sent as one whole message (the standard API has no fragments)", () =>
     Effect.gen(function*() {

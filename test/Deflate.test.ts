@@ -159,50 +159,59 @@ describe("permessage-deflate", () => {
         }), 20_000)
     }
 
-    it.scopedLive("a server that does not agree leaves the session working, uncompressed", () =>
-      Effect.gen(function*() {
-        const server = yield* pythonServer
-        const count = yield* WebSockets.webSocket(server.url("/plain"), (session) =>
-          Effect.gen(function*() {
-            expect(session.call.extensions).toBe("")
-            return yield* echoesIdentical(session)
-          })).pipe(Effect.provide(plugin({ extensions: { deflate: true } })))
-        expect(count).toBe(131)
-      }), 20_000)
+    it.scopedLive(
+      "a server that does not agree leaves the session working, uncompressed",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* pythonServer
+          const count = yield* WebSockets.webSocket(server.url("/plain"), (session) =>
+            Effect.gen(function*() {
+              expect(session.call.extensions).toBe("")
+              return yield* echoesIdentical(session)
+            })).pipe(Effect.provide(plugin({ extensions: { deflate: true } })))
+          expect(count).toBe(131)
+        }),
+      20_000
+    )
 
-    it.scopedLive("a zip bomb (64 MiB of zeros, compressed) over maxFrameSize: 1009, FrameTooBig, bounded memory", () =>
-      Effect.gen(function*() {
-        const server = yield* pythonServer
-        const layer = plugin({ maxFrameSize: 1024 * 1024, extensions: { deflate: true } })
-        // warm up: load every code path once, so that the measurement sees only the bomb
-        yield* WebSockets.webSocket(server.url("/echo"), (session) =>
-          Effect.zipRight(session.send(randomBytes(1000)), session.receive)).pipe(Effect.provide(layer))
-        const baseline = process.memoryUsage().rss
-        let peak = baseline
-        const sampler = yield* Effect.acquireRelease(
-          Effect.sync(() => setInterval(() => peak = Math.max(peak, process.memoryUsage().rss), 1)),
-          (timer) => Effect.sync(() => clearInterval(timer))
-        )
-        const { closeReason, error } = yield* Effect.scoped(
-          Effect.gen(function*() {
-            const session = yield* WebSockets.webSocketSession(server.url(`/bomb?size=${64 * 1024 * 1024}`))
-            expect(session.call.extensions).toContain("permessage-deflate")
-            const error = yield* Effect.flip(Stream.runDrain(session.incoming))
-            return { error, closeReason: yield* session.closeReason }
-          })
-        ).pipe(Effect.provide(layer))
-        clearInterval(sampler)
-        peak = Math.max(peak, process.memoryUsage().rss)
-        expect(error).toBeInstanceOf(WebSocketException)
-        expect(error.reason).toBe("FrameTooBig")
-        expect(closeReason).toEqual(Option.some(new CloseReason({ code: 1009, message: "" })))
-        const growth = peak - baseline
-        if (process.env["DEFLATE_REPORT"] !== undefined) console.log(`zip bomb: rss grew by ${growth} bytes`)
-        expect(growth, `rss grew by ${(growth / 1048576).toFixed(1)} MiB`).toBeLessThan(16 * 1024 * 1024)
-      }), 20_000)
+    it.scopedLive(
+      "a zip bomb (64 MiB of zeros, compressed) over maxFrameSize: 1009, FrameTooBig, bounded memory",
+      () =>
+        Effect.gen(function*() {
+          const server = yield* pythonServer
+          const layer = plugin({ maxFrameSize: 1024 * 1024, extensions: { deflate: true } })
+          // warm up: load every code path once, so that the measurement sees only the bomb
+          yield* WebSockets.webSocket(
+            server.url("/echo"),
+            (session) => Effect.zipRight(session.send(randomBytes(1000)), session.receive)
+          ).pipe(Effect.provide(layer))
+          const baseline = process.memoryUsage().rss
+          let peak = baseline
+          const sampler = yield* Effect.acquireRelease(
+            Effect.sync(() => setInterval(() => peak = Math.max(peak, process.memoryUsage().rss), 1)),
+            (timer) => Effect.sync(() => clearInterval(timer))
+          )
+          const { closeReason, error } = yield* Effect.scoped(
+            Effect.gen(function*() {
+              const session = yield* WebSockets.webSocketSession(server.url(`/bomb?size=${64 * 1024 * 1024}`))
+              expect(session.call.extensions).toContain("permessage-deflate")
+              const error = yield* Effect.flip(Stream.runDrain(session.incoming))
+              return { error, closeReason: yield* session.closeReason }
+            })
+          ).pipe(Effect.provide(layer))
+          clearInterval(sampler)
+          peak = Math.max(peak, process.memoryUsage().rss)
+          expect(error).toBeInstanceOf(WebSocketException)
+          expect(error.reason).toBe("FrameTooBig")
+          expect(closeReason).toEqual(Option.some(new CloseReason({ code: 1009, message: "" })))
+          const growth = peak - baseline
+          if (process.env["DEFLATE_REPORT"] !== undefined) console.log(`zip bomb: rss grew by ${growth} bytes`)
+          expect(growth, `rss grew by ${(growth / 1048576).toFixed(1)} MiB`).toBeLessThan(16 * 1024 * 1024)
+        }),
+      20_000
+    )
   })
 })
-
 
 describe("permessage-deflate limits (README: Compression)", () => {
   /** Echoes `size` random (incompressible) bytes through `url`; the echo arrives compressed, a little larger. */
@@ -219,43 +228,53 @@ describe("permessage-deflate limits (README: Compression)", () => {
     ).pipe(Effect.provide(plugin({ maxFrameSize, extensions: { deflate: { compressIfBiggerThan: 0 } } })))
 
   for (const peer of ["ws", "python3-websockets"] as const) {
-    it.scopedLive(`maxFrameSize is the inflated size: 1,024 random bytes pass at 1024, 1,025 fail 1009 (${peer})`, () =>
-      Effect.gen(function*() {
-        const url = peer === "ws" ? (yield* wsServer({ threshold: 0 })).url : (yield* pythonServer).url("/echo")
-        const exact = yield* echoRandom(url, 1024, 1024)
-        expect(exact.echoed._tag).toBe("Right")
-        if (exact.echoed._tag === "Right") {
-          expect(Buffer.from(Frame.readBytes(exact.echoed.right)).equals(Buffer.from(exact.sent))).toBe(true)
-        }
-        const over = yield* echoRandom(url, 1024, 1025)
-        expect(over.echoed._tag).toBe("Left")
-        if (over.echoed._tag === "Left") {
-          expect(over.echoed.left.reason).toBe("FrameTooBig")
-        }
-        expect(over.closeReason).toEqual(Option.some(new CloseReason({ code: 1009, message: "" })))
-      }), 20_000)
+    it.scopedLive(
+      `maxFrameSize is the inflated size: 1,024 random bytes pass at 1024, 1,025 fail 1009 (${peer})`,
+      () =>
+        Effect.gen(function*() {
+          const url = peer === "ws" ? (yield* wsServer({ threshold: 0 })).url : (yield* pythonServer).url("/echo")
+          const exact = yield* echoRandom(url, 1024, 1024)
+          expect(exact.echoed._tag).toBe("Right")
+          if (exact.echoed._tag === "Right") {
+            expect(Buffer.from(Frame.readBytes(exact.echoed.right)).equals(Buffer.from(exact.sent))).toBe(true)
+          }
+          const over = yield* echoRandom(url, 1024, 1025)
+          expect(over.echoed._tag).toBe("Left")
+          if (over.echoed._tag === "Left") {
+            expect(over.echoed.left.reason).toBe("FrameTooBig")
+          }
+          expect(over.closeReason).toEqual(Option.some(new CloseReason({ code: 1009, message: "" })))
+        }),
+      20_000
+    )
   }
 
   it.scopedLive("deflate offered but declined: maxFrameSize is still exact (1,024 pass, 1,025 fail 1009)", () =>
     Effect.gen(function*() {
       const server = yield* wsServer(false)
       const layer = plugin({ maxFrameSize: 1024, extensions: { deflate: true } })
-      const exact = yield* WebSockets.webSocket(server.url, (session) =>
-        Effect.zipRight(session.send(new Uint8Array(1024)), session.receive)).pipe(Effect.provide(layer))
+      const exact = yield* WebSockets.webSocket(
+        server.url,
+        (session) => Effect.zipRight(session.send(new Uint8Array(1024)), session.receive)
+      ).pipe(Effect.provide(layer))
       expect(Frame.readBytes(exact).byteLength).toBe(1024)
-      const over = yield* WebSockets.webSocket(server.url, (session) =>
-        Effect.zipRight(session.send(new Uint8Array(1025)), session.receive)).pipe(Effect.provide(layer), Effect.flip)
+      const over = yield* WebSockets.webSocket(
+        server.url,
+        (session) => Effect.zipRight(session.send(new Uint8Array(1025)), session.receive)
+      ).pipe(Effect.provide(layer), Effect.flip)
       expect(over.reason).toBe("FrameTooBig")
     }))
 
   it.scopedLive("a compressible message of maxFrameSize + 1 bytes (tiny on the wire) fails 1009 too", () =>
     Effect.gen(function*() {
       const server = yield* wsServer({ threshold: 0 })
-      const error = yield* WebSockets.webSocket(server.url, (session) =>
-        Effect.zipRight(session.send(new Uint8Array(4097)), session.receive)).pipe(
-          Effect.provide(plugin({ maxFrameSize: 4096, extensions: { deflate: true } })),
-          Effect.flip
-        )
+      const error = yield* WebSockets.webSocket(
+        server.url,
+        (session) => Effect.zipRight(session.send(new Uint8Array(4097)), session.receive)
+      ).pipe(
+        Effect.provide(plugin({ maxFrameSize: 4096, extensions: { deflate: true } })),
+        Effect.flip
+      )
       expect(error.reason).toBe("FrameTooBig")
     }))
 
@@ -263,15 +282,18 @@ describe("permessage-deflate limits (README: Compression)", () => {
   const wireBytes = (deflate: true | Engine.DeflateOptions, messages: ReadonlyArray<string | Uint8Array>) =>
     Effect.gen(function*() {
       const server = yield* wsServer({ threshold: 0 })
-      return yield* WebSockets.webSocket(server.url, (session) =>
-        Effect.forEach(messages, (data) =>
-          Effect.gen(function*() {
-            const before = server.bytesRead(0)
-            yield* session.send(data)
-            yield* session.receive
-            // 2..14 bytes of frame header and mask
-            return server.bytesRead(0) - before
-          }))).pipe(Effect.provide(plugin({ extensions: { deflate } })))
+      return yield* WebSockets.webSocket(
+        server.url,
+        (session) =>
+          Effect.forEach(messages, (data) =>
+            Effect.gen(function*() {
+              const before = server.bytesRead(0)
+              yield* session.send(data)
+              yield* session.receive
+              // 2..14 bytes of frame header and mask
+              return server.bytesRead(0) - before
+            }))
+      ).pipe(Effect.provide(plugin({ extensions: { deflate } })))
     })
 
   for (

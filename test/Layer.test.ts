@@ -179,25 +179,28 @@ describe("§2 connecting: how sessions end", () => {
       expect(yield* session.closeReason).toEqual(Option.some(new CloseReason({ code: 1000, message: "" })))
     }))
 
-  it.scopedLive("webSocketSession: a peer that never answers the Close is dropped after at most 5 s", () =>
-    Effect.gen(function*() {
-      const srv = yield* server({ behaviours: { "*": idle } })
-      const session = yield* Effect.scoped(
-        Effect.gen(function*() {
-          const session = yield* WebSockets.webSocketSession(srv.url("/"))
-          // the server never reads again, so it never sees (nor answers) our Close
-          ;(yield* Effect.promise(() => srv.nthConnection(1))).socket.pause()
-          return session
-        })
-      ).pipe(Effect.provide(live()), guard(15_000, "closing the scope against a silent peer"))
-      // the scope closed although the peer never answered; the session ended with the reason we sent
-      expect(yield* session.closeReason).toEqual(Option.some(new CloseReason({ code: 1000, message: "" })))
-      // the client dropped the TCP connection: once the server reads again it finds our Close, then the end
-      const conn = srv.connections[0]!
-      expect(conn.socket.readyState).toBe(conn.socket.OPEN)
-      conn.socket.resume()
-      expect((yield* Effect.promise(() => conn.closed)).code).toBe(1000)
-    }), 20_000)
+  it.scopedLive(
+    "webSocketSession: a peer that never answers the Close is dropped after at most 5 s",
+    () =>
+      Effect.gen(function*() {
+        const srv = yield* server({ behaviours: { "*": idle } })
+        const session = yield* Effect.scoped(
+          Effect.gen(function*() {
+            const session = yield* WebSockets.webSocketSession(srv.url("/")) // the server never reads again, so it never sees (nor answers) our Close
+            ;(yield* Effect.promise(() => srv.nthConnection(1))).socket.pause()
+            return session
+          })
+        ).pipe(Effect.provide(live()), guard(15_000, "closing the scope against a silent peer"))
+        // the scope closed although the peer never answered; the session ended with the reason we sent
+        expect(yield* session.closeReason).toEqual(Option.some(new CloseReason({ code: 1000, message: "" })))
+        // the client dropped the TCP connection: once the server reads again it finds our Close, then the end
+        const conn = srv.connections[0]!
+        expect(conn.socket.readyState).toBe(conn.socket.OPEN)
+        conn.socket.resume()
+        expect((yield* Effect.promise(() => conn.closed)).code).toBe(1000)
+      }),
+    20_000
+  )
 
   it.scopedLive("webSocket: the block succeeds → Close(1000 NORMAL), its value is returned", () =>
     Effect.gen(function*() {
@@ -287,8 +290,10 @@ describe("§2 connecting: handshake errors", () => {
   it.scopedLive("a plain HTTP answer (404 from a raw TCP server) → Handshake with status 404", () =>
     Effect.gen(function*() {
       const tcp = yield* tcpServer((socket) => {
-        socket.once("data", () =>
-          socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+        socket.once(
+          "data",
+          () => socket.end("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        )
       })
       const error = yield* WebSockets.webSocketSession(`ws://127.0.0.1:${tcp.port}/`).pipe(
         Effect.provide(live()),
@@ -416,8 +421,10 @@ describe("§2 connecting: secrets never appear in errors or logs", () => {
   it.scopedLive("the secrets are sent to the server (Basic auth from the URL, the Redacted header values)", () =>
     Effect.gen(function*() {
       const srv = yield* server()
-      yield* WebSockets.webSocket({ url: srv.url("/").replace("ws://", `ws://user:${password}@`), headers }, (s) =>
-        s.send("x")).pipe(Effect.provide(live()))
+      yield* WebSockets.webSocket(
+        { url: srv.url("/").replace("ws://", `ws://user:${password}@`), headers },
+        (s) => s.send("x")
+      ).pipe(Effect.provide(live()))
       const request = srv.connections[0]!.request
       expect(request.headers["x-api-key"]).toBe(token)
       expect(request.headers.authorization).toBe(`Bearer ${token}`)

@@ -21,10 +21,12 @@ const build = (layer: Layer.Layer<WebSockets.WebSockets, unknown>) =>
   Effect.exit(Effect.map(WebSockets.WebSockets, (s) => s.config).pipe(Effect.provide(layer)))
 
 const viaConfig = (entries: ReadonlyArray<readonly [string, string]>) =>
-  build(WebSockets.layerConfig().pipe(
-    Layer.provide(NodeEngine.layer),
-    Layer.provide(Layer.setConfigProvider(fromEnv(entries)))
-  ))
+  build(
+    WebSockets.layerConfig().pipe(
+      Layer.provide(NodeEngine.layer),
+      Layer.provide(Layer.setConfigProvider(fromEnv(entries)))
+    )
+  )
 
 const viaLayer = (options: WebSockets.Options) => build(WebSockets.layer(options).pipe(Layer.provide(NodeEngine.layer)))
 

@@ -200,7 +200,10 @@ for (const [name, peerOf] of Object.entries(peers)) {
 
     it.live("offered protocols the server does not accept → Handshake", () =>
       Effect.gen(function*() {
-        const error = yield* WebSockets.webSocket({ url: peerOf().url("/echo"), protocols: ["other"] }, () => Effect.void)
+        const error = yield* WebSockets.webSocket(
+          { url: peerOf().url("/echo"), protocols: ["other"] },
+          () => Effect.void
+        )
           .pipe(Effect.provide(Live), Effect.flip)
         expect(error.reason).toBe("Handshake")
       }))
@@ -241,8 +244,10 @@ for (const [name, peerOf] of Object.entries(peers)) {
 
     it.live("a server ping is answered by exactly one pong and never shows up on incoming", () =>
       Effect.gen(function*() {
-        const report = yield* WebSockets.webSocket(peerOf().url("/ping-first"), (session) =>
-          Effect.map(session.receive, Frame.readText)).pipe(Effect.provide(Live), guard(10_000, "the pong report"))
+        const report = yield* WebSockets.webSocket(
+          peerOf().url("/ping-first"),
+          (session) => Effect.map(session.receive, Frame.readText)
+        ).pipe(Effect.provide(Live), guard(10_000, "the pong report"))
         expect(report).toBe("pongs=1")
       }))
 
@@ -259,8 +264,10 @@ for (const [name, peerOf] of Object.entries(peers)) {
 
     it.live("webSocket closes with 1000 after the block; the peer echoes it and closeReason is 1000", () =>
       Effect.gen(function*() {
-        const session = yield* WebSockets.webSocket(peerOf().url("/echo"), (session) =>
-          Effect.as(Effect.zipRight(session.send("bye"), session.receive), session)).pipe(Effect.provide(Live))
+        const session = yield* WebSockets.webSocket(
+          peerOf().url("/echo"),
+          (session) => Effect.as(Effect.zipRight(session.send("bye"), session.receive), session)
+        ).pipe(Effect.provide(Live))
         expect(yield* session.closeReason).toEqual(Option.some(new CloseReason({ code: 1000, message: "" })))
       }))
   })

@@ -114,7 +114,10 @@ describe("WebSockets.reconnecting against real servers", () => {
     }
     expect(received).toEqual(["one", "two"])
     const noticed = noticedAt - silencedAt
-    measured("reconnect.half-open", `a silent link noticed after ${noticed.toFixed(0)} ms (pingInterval ${pingInterval} + timeout ${timeout} ms)`)
+    measured(
+      "reconnect.half-open",
+      `a silent link noticed after ${noticed.toFixed(0)} ms (pingInterval ${pingInterval} + timeout ${timeout} ms)`
+    )
     // without the pinger a silent link is never noticed; the slack is for a loaded machine's timers
     expect(noticed).toBeLessThanOrEqual(pingInterval + timeout + 1_000)
   })
@@ -169,14 +172,18 @@ describe("WebSockets.reconnecting against real servers", () => {
     expect(statuses.filter((s) => s === "Open")).toHaveLength(2)
   })
 
-  it("chaos (short): 20 drops (RST, half-open, Close 1012) over 2,000 messages: none twice, none out of order, all sent while down arrive", async () => {
-    const report = await runChaos({ drops: 20, messages: 2_000, seed: 7 })
-    measured("reconnect.chaos-short", describeChaos(report))
-    expect(report.duplicates).toBe(0)
-    expect(report.reorders).toBe(0)
-    expect(report.missingWhileDown).toBe(0)
-    expect(report.reconnects).toBeGreaterThanOrEqual(20)
-    expect(report.delivered + report.lostInFlight).toBe(report.messages)
-    expect(report.liveFibers).toBe(0)
-  }, 120_000)
+  it(
+    "chaos (short): 20 drops (RST, half-open, Close 1012) over 2,000 messages: none twice, none out of order, all sent while down arrive",
+    async () => {
+      const report = await runChaos({ drops: 20, messages: 2_000, seed: 7 })
+      measured("reconnect.chaos-short", describeChaos(report))
+      expect(report.duplicates).toBe(0)
+      expect(report.reorders).toBe(0)
+      expect(report.missingWhileDown).toBe(0)
+      expect(report.reconnects).toBeGreaterThanOrEqual(20)
+      expect(report.delivered + report.lostInFlight).toBe(report.messages)
+      expect(report.liveFibers).toBe(0)
+    },
+    120_000
+  )
 })

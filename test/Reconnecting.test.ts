@@ -76,8 +76,7 @@ const collectStatuses = (session: WebSockets.ReconnectingSession) =>
     return Effect.map(Fiber.join(fiber), Chunk.toReadonlyArray)
   })
 
-const tagOf = (s: WebSockets.Status): string =>
-  s._tag === "Reconnecting" ? `Reconnecting(${s.attempt})` : s._tag
+const tagOf = (s: WebSockets.Status): string => s._tag === "Reconnecting" ? `Reconnecting(${s.attempt})` : s._tag
 
 const texts = (frames: ReadonlyArray<Frame.Frame>) => frames.filter(Frame.isText).map((f) => f.data)
 
@@ -687,9 +686,11 @@ describe("WebSockets.reconnecting: the README example", () => {
       expect((yield* session.currentStatus)._tag).toBe("Open")
     }).pipe(
       Effect.scoped,
-      Effect.provide(WebSockets.layer().pipe(Layer.provideMerge(TestEngine.layer({
-        handshake: () => ++attempts === 1 ? TestEngine.refuse(503) : TestEngine.accept()
-      }))))
+      Effect.provide(
+        WebSockets.layer().pipe(Layer.provideMerge(TestEngine.layer({
+          handshake: () => ++attempts === 1 ? TestEngine.refuse(503) : TestEngine.accept()
+        })))
+      )
     )
   })
 

@@ -3,8 +3,8 @@
  * (test/rpc/server.ts, @effect/rpc + @effect/platform-node) runs in a child process on loopback, and an
  * `RpcClient.layerProtocolSocket` client talks to it through this library's sessions.
  */
-import { RpcClient, RpcClientError, RpcSerialization } from "@effect/rpc"
 import * as Socket from "@effect/platform/Socket"
+import { RpcClient, RpcClientError, RpcSerialization } from "@effect/rpc"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
@@ -125,4 +125,3 @@ describe("@effect/rpc over WebSockets.layerSocket, against a real @effect/rpc se
       expect((socketError as Error).message).toContain("closed abnormally, without a Close frame")
     }).pipe(guard(30_000, "Ticks"), Effect.provide(clientLayer(server!.port))))
 })
-

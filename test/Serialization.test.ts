@@ -8,12 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import {
-  Converter,
-  Frame,
-  WebsocketConverterNotFoundException,
-  WebsocketDeserializeException
-} from "../src/index.js"
+import { Converter, Frame, WebsocketConverterNotFoundException, WebsocketDeserializeException } from "../src/index.js"
 import { connected } from "./properties/echoServer.js"
 
 const Message = Schema.Struct({

@@ -42,8 +42,10 @@ const sends = (
 describe("incomingDeserialized (docs/API.md §6)", () => {
   it.effect("decodes every message in order and ends without error when the peer closes", () =>
     Effect.gen(function*() {
-      const quotes = yield* WebSockets.webSocket(url, (session) =>
-        Stream.runCollect(session.incomingDeserialized(Quote)))
+      const quotes = yield* WebSockets.webSocket(
+        url,
+        (session) => Stream.runCollect(session.incomingDeserialized(Quote))
+      )
       expect(Chunk.toReadonlyArray(quotes)).toEqual([
         { symbol: "ACME", price: 1.5 },
         { symbol: "INIT", price: 2 },
@@ -57,8 +59,10 @@ describe("incomingDeserialized (docs/API.md §6)", () => {
 
   it.effect("a message the schema rejects fails the stream with WebsocketDeserializeException carrying the frame", () =>
     Effect.gen(function*() {
-      const error = yield* WebSockets.webSocket(url, (session) =>
-        Effect.flip(Stream.runDrain(session.incomingDeserialized(Quote))))
+      const error = yield* WebSockets.webSocket(
+        url,
+        (session) => Effect.flip(Stream.runDrain(session.incomingDeserialized(Quote)))
+      )
       expect(error).toBeInstanceOf(WebsocketDeserializeException)
       const failure = error as WebsocketDeserializeException
       expect(failure.frame).toEqual(Frame.text(JSON.stringify({ symbol: "ACME", price: "free" })))

@@ -49,7 +49,9 @@ describe("WebSockets.socket: a platform Socket over this client (README, A Socke
       expect(seen).toEqual(["text", new Uint8Array([1, 2])])
     }).pipe(
       Effect.scoped,
-      Effect.provide(testLayer(sendThenClose(["text", new Uint8Array([1, 2])], new CloseReason({ code: 1000, message: "" }))))
+      Effect.provide(
+        testLayer(sendThenClose(["text", new Uint8Array([1, 2])], new CloseReason({ code: 1000, message: "" })))
+      )
     ))
 
   it.effect("run gets bytes for both: a Text message as its UTF-8 encoding", () =>
@@ -59,7 +61,9 @@ describe("WebSockets.socket: a platform Socket over this client (README, A Socke
       expect(seen).toEqual([new TextEncoder().encode("héllo"), new Uint8Array([7])])
     }).pipe(
       Effect.scoped,
-      Effect.provide(testLayer(sendThenClose(["héllo", new Uint8Array([7])], new CloseReason({ code: 1000, message: "" }))))
+      Effect.provide(
+        testLayer(sendThenClose(["héllo", new Uint8Array([7])], new CloseReason({ code: 1000, message: "" })))
+      )
     ))
 
   it.effect("the writer sends a string as Text and bytes as Binary, once the run is open", () =>

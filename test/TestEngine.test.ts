@@ -323,8 +323,10 @@ describe("README example: testing your own code with TestEngine", () => {
     }).pipe(Effect.provide(TestWebSockets({ handshake: () => TestEngine.refuse(503) }))))
 
   // README: "A handler's assertions count"
-  const sendsBoth = WebSockets.webSocket("wss://bot.example.com/chat", (session) =>
-    Effect.zipRight(session.send("one"), session.send("two")))
+  const sendsBoth = WebSockets.webSocket(
+    "wss://bot.example.com/chat",
+    (session) => Effect.zipRight(session.send("one"), session.send("two"))
+  )
 
   const expectsThree: TestEngine.Options = {
     handler: (server) =>

@@ -63,7 +63,7 @@ export class Inbox<A, E> {
     this.first = undefined
     this.waiters = undefined
     if (first !== undefined) first(Effect.void)
-    if (waiters !== undefined) for (const waiter of waiters) waiter(Effect.void)
+    if (waiters !== undefined) { for (const waiter of waiters) waiter(Effect.void) }
     return true
   }
 

@@ -83,8 +83,7 @@ export const forEngine = (name: string): EngineMetrics => {
 export const DEFAULT_ENGINE_NAME = "custom"
 
 /** The name metrics and spans use for an engine. */
-export const engineName = (engine: { readonly name?: string | undefined }): string =>
-  engine.name ?? DEFAULT_ENGINE_NAME
+export const engineName = (engine: { readonly name?: string | undefined }): string => engine.name ?? DEFAULT_ENGINE_NAME
 
 /**
  * Counts one reconnection attempt of a reconnecting session on `engine` (`websockets.reconnects`).

@@ -77,7 +77,7 @@ export const malformation = (bytes: Uint8Array): string | undefined => {
       }
       // bin 8/16/32 and ext 8/16/32: a length, then (ext only) a type byte, then the payload
       const isExt = type >= 0xc7
-      const size = (1 << ((type - (isExt ? 0xc7 : 0xc4)))) as 1 | 2 | 4
+      const size = (1 << (type - (isExt ? 0xc7 : 0xc4))) as 1 | 2 | 4
       if (offset + size > end) return "Unexpected end of MessagePack data"
       offset += size + readLength(bytes, offset, size) + (isExt ? 1 : 0)
       continue

@@ -44,8 +44,8 @@ import {
   Status
 } from "../Reconnecting.js"
 import type { DefaultClientWebSocketSession } from "../Session.js"
-import { InvalidRequest, type Request, resolve } from "./request.js"
 import * as Metrics from "./metrics.js"
+import { InvalidRequest, type Request, resolve } from "./request.js"
 
 /** What the plugin module hands in (passed in rather than imported, so that Layer.ts can re-export `make`). */
 export interface Plugin {
@@ -438,13 +438,17 @@ const makeSession = (
 
   const converter = Option.getOrUndefined(contentConverter)
   const converterNotFound = Effect.failSync(() => new WebsocketConverterNotFoundException())
-  const deserialize = <A, I>(c: WebsocketContentConverter, schema: Schema.Schema<A, I, never>) =>
-  (frame: Frame.Data): Effect.Effect<A, WebsocketDeserializeException> =>
-    c.isApplicable(frame)
-      ? c.deserialize(schema, frame)
-      : Effect.fail(
-        new WebsocketDeserializeException({ message: `The content converter cannot read a ${frame._tag} frame`, frame })
-      )
+  const deserialize =
+    <A, I>(c: WebsocketContentConverter, schema: Schema.Schema<A, I, never>) =>
+    (frame: Frame.Data): Effect.Effect<A, WebsocketDeserializeException> =>
+      c.isApplicable(frame)
+        ? c.deserialize(schema, frame)
+        : Effect.fail(
+          new WebsocketDeserializeException({
+            message: `The content converter cannot read a ${frame._tag} frame`,
+            frame
+          })
+        )
 
   return {
     incoming,

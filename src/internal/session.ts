@@ -4,6 +4,7 @@
  * Engine events arrive as plain callbacks and are turned into Inbox (inbox.ts) / Signal (signal.ts) completions
  * without running an Effect per message; the pinger is the only fiber a session owns.
  */
+import * as Headers from "@effect/platform/Headers"
 import type * as Cause from "effect/Cause"
 import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
@@ -13,12 +14,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
-import type { ParseError } from "effect/ParseResult"
-import type * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
-import * as Headers from "@effect/platform/Headers"
 import { CloseReason, normal, validateForSending } from "../CloseReason.js"
 import type { WebsocketContentConverter } from "../Converter.js"
 import type * as Engine from "../Engine.js"
@@ -27,8 +25,8 @@ import * as Frame from "../Frame.js"
 import type { Call, DefaultClientWebSocketSession } from "../Session.js"
 import * as Inbox from "./inbox.js"
 import * as Inspect from "./inspect.js"
-import { withoutPassword } from "./redact.js"
 import type { Observer } from "./observer.js"
+import { withoutPassword } from "./redact.js"
 import * as Signal from "./signal.js"
 
 /** Settings a session runs with, resolved by the plugin. */
@@ -115,83 +113,76 @@ class State implements Engine.Listener {
 
   // the engine's callbacks: methods on the prototype rather than an object of closures per session
   onOpen(connection: Engine.Connection): void {
-    const state = this
-    state.connection = connection
+    this.connection = connection
   }
   onMessage(data: string | Uint8Array): void {
-    const state = this
-    if (state.observer !== undefined) state.observer.received(data) // observability
-    if (state.phase === "Ended" || state.released) return
-    state.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
-    state.bufferedBytes += sizeOf(data)
-    state.bufferedCount++
+    if (this.observer !== undefined) this.observer.received(data) // observability
+    if (this.phase === "Ended" || this.released) return
+    this.mailbox.unsafeOffer(typeof data === "string" ? Frame.text(data) : Frame.binary(data))
+    this.bufferedBytes += sizeOf(data)
+    this.bufferedCount++
     if (
-      !state.consumerPaused &&
-      (state.bufferedBytes >= INCOMING_HIGH_WATER_BYTES || state.bufferedCount >= INCOMING_HIGH_WATER_COUNT)
+      !this.consumerPaused &&
+      (this.bufferedBytes >= INCOMING_HIGH_WATER_BYTES || this.bufferedCount >= INCOMING_HIGH_WATER_COUNT)
     ) {
-      state.consumerPaused = true
-      updateReading(state)
+      this.consumerPaused = true
+      updateReading(this)
     }
   }
   onPing(payload: Uint8Array): void {
-    const state = this
     // answered here, for every engine, so that a Ping never reaches `incoming`
-    const connection = state.connection
-    if (state.phase !== "Open" || connection === undefined) return
+    const connection = this.connection
+    if (this.phase !== "Open" || connection === undefined) return
     connection.pong(payload)
     // a peer that floods Pings and reads nothing would make us queue Pongs without end: the Pongs we owe count
     // against the write high-water mark, and we read no more of its Pings until they have been written
-    if (!state.writesPaused && connection.bufferedAmount() >= OUTGOING_HIGH_WATER_BYTES) {
-      state.writesPaused = true
-      updateReading(state)
+    if (!this.writesPaused && connection.bufferedAmount() >= OUTGOING_HIGH_WATER_BYTES) {
+      this.writesPaused = true
+      updateReading(this)
       connection.flush(() => {
-        state.writesPaused = false
-        updateReading(state)
+        this.writesPaused = false
+        updateReading(this)
       })
     }
   }
   onPong(payload: Uint8Array): void {
-    const state = this
     if (
-      state.pendingPing !== undefined && state.pendingPong !== undefined && sameBytes(payload, state.pendingPing)
+      this.pendingPing !== undefined && this.pendingPong !== undefined && sameBytes(payload, this.pendingPing)
     ) {
-      state.pendingPing = undefined
-      if (state.observer !== undefined) state.observer.pongReceived() // observability
-      Deferred.unsafeDone(state.pendingPong, Exit.void)
+      this.pendingPing = undefined
+      if (this.observer !== undefined) this.observer.pongReceived() // observability
+      Deferred.unsafeDone(this.pendingPong, Exit.void)
     }
   }
   onViolation(violation: Engine.Violation, code: number, message: string): void {
-    const state = this
     failSession(
-      state,
+      this,
       violation,
       new CloseReason({ code, message: "" }),
       violation === "FrameTooBig" ? `Frame is too big: ${message}` : `Protocol violation by the peer: ${message}`
     )
   }
   onCloseFrame(code: number, reason: string): void {
-    const state = this
     // the peer's Close has arrived (its echo, or our Close, is on the wire): the session is over even while TCP
     // is still open, so `incoming` ends and `send` fails now rather than when the transport ends
-    if (state.phase === "Ended") return
+    if (this.phase === "Ended") return
     endSession(
-      state,
-      Option.some(state.sentReason ?? (code === 1005 ? normal : new CloseReason({ code, message: reason }))),
+      this,
+      Option.some(this.sentReason ?? (code === 1005 ? normal : new CloseReason({ code, message: reason }))),
       undefined
     )
   }
   onClose(code: number, reason: string): void {
-    const state = this
-    state.transportClosed.unsafeDone(undefined)
-    if (state.phase === "Ended") return
-    if (state.sentReason !== undefined) {
+    this.transportClosed.unsafeDone(undefined)
+    if (this.phase === "Ended") return
+    if (this.sentReason !== undefined) {
       // we started the close: the peer's answer (or its absence) changes nothing
-      return endSession(state, Option.some(state.sentReason), undefined)
+      return endSession(this, Option.some(this.sentReason), undefined)
     }
     if (code === 1006) {
       const abnormal = new CloseReason({ code: 1006, message: "" })
       return endSession(
-        state,
+        this,
         Option.some(abnormal),
         new WebSocketException({
           reason: "Closed",
@@ -201,7 +192,7 @@ class State implements Engine.Listener {
       )
     }
     endSession(
-      state,
+      this,
       Option.some(code === 1005 ? normal : new CloseReason({ code, message: reason })),
       undefined
     )
@@ -316,8 +307,8 @@ const incomingStream = (state: State): Stream.Stream<Frame.Data, WebSocketExcept
  * of that chunk (as `Stream.fromQueue` does).
  */
 const incomingChunkedStream = (state: State): Stream.Stream<Frame.Data, WebSocketException> => {
-  const loop: Channel.Channel<Chunk.Chunk<Frame.Data>, unknown, WebSocketException, unknown, void, unknown> =
-    Channel.flatMap(state.mailbox.takeAll, ([messages, done]) => {
+  const loop: Channel.Channel<Chunk.Chunk<Frame.Data>, unknown, WebSocketException, unknown, void, unknown> = Channel
+    .flatMap(state.mailbox.takeAll, ([messages, done]) => {
       consumed(state, messages.length, chunkBytes(messages))
       if (done) return messages.length === 0 ? Channel.void : Channel.write(messages)
       return Channel.zipRight(Channel.write(messages), loop)

@@ -14,8 +14,8 @@
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
-import type * as Duration from "effect/Duration"
 import * as Deferred from "effect/Deferred"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -150,18 +150,21 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
     })
 
   describe(`behaviour on ${fixture.name}`, () => {
-    withStatus("§2 a status other than 101: Handshake exception, expected status code 101 but was <status>", () =>
-      Effect.gen(function*() {
-        const peer = yield* fixture.peer({ refuse: 403 })
-        const error = yield* failureOf(
-          WebSockets.webSocket(peer.url, () => Effect.void).pipe(
-            Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
+    withStatus(
+      "§2 a status other than 101: Handshake exception, expected status code 101 but was <status>",
+      () =>
+        Effect.gen(function*() {
+          const peer = yield* fixture.peer({ refuse: 403 })
+          const error = yield* failureOf(
+            WebSockets.webSocket(peer.url, () => Effect.void).pipe(
+              Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
+            )
           )
-        )
-        expect(error.reason).toBe("Handshake")
-        expect(error.status).toBe(403)
-        expect(error.message).toBe("Handshake exception, expected status code 101 but was 403")
-      }))
+          expect(error.reason).toBe("Handshake")
+          expect(error.status).toBe(403)
+          expect(error.message).toBe("Handshake exception, expected status code 101 but was 403")
+        })
+    )
 
     test("incoming delivers data frames only, whole messages in order; control frames never appear", () =>
       withSession({}, {}, (session, server) =>
@@ -216,22 +219,25 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(yield* session.closeReason).toEqual(Option.some(reason(1000)))
         })))
 
-    afterClose("we close: Close(r) is sent, closeReason is r, incoming delivers what was in flight, then ends", () =>
-      withSession({ ignoreClose: true }, {}, (session, server) =>
-        Effect.gen(function*() {
-          const ours = reason(4000, "client done")
-          yield* session.send("before")
-          yield* session.close(ours)
-          expect(yield* server.receive).toEqual(Frame.text("before"))
-          expect(closeOf(yield* server.receive)).toEqual(Option.some(ours))
-          // the peer still had these in flight when our Close reached it
-          yield* server.send("in flight 1")
-          yield* server.send(new Uint8Array([7]))
-          yield* server.close(ours)
-          const frames = yield* collect(session)
-          expect(frames).toEqual([Frame.text("in flight 1"), Frame.binary(new Uint8Array([7]))])
-          expect(yield* session.closeReason).toEqual(Option.some(ours))
-        })))
+    afterClose(
+      "we close: Close(r) is sent, closeReason is r, incoming delivers what was in flight, then ends",
+      () =>
+        withSession({ ignoreClose: true }, {}, (session, server) =>
+          Effect.gen(function*() {
+            const ours = reason(4000, "client done")
+            yield* session.send("before")
+            yield* session.close(ours)
+            expect(yield* server.receive).toEqual(Frame.text("before"))
+            expect(closeOf(yield* server.receive)).toEqual(Option.some(ours))
+            // the peer still had these in flight when our Close reached it
+            yield* server.send("in flight 1")
+            yield* server.send(new Uint8Array([7]))
+            yield* server.close(ours)
+            const frames = yield* collect(session)
+            expect(frames).toEqual([Frame.text("in flight 1"), Frame.binary(new Uint8Array([7]))])
+            expect(yield* session.closeReason).toEqual(Option.some(ours))
+          }))
+    )
 
     test("sending after our close fails with Closed", () =>
       withSession({}, {}, (session) =>
@@ -268,30 +274,44 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
         })))
 
-    pings("pings the peer answers keep the session open", () =>
-      withSession({}, { pingInterval: "100 millis", timeout: "1 second" }, (session, server) =>
-        Effect.gen(function*() {
-          yield* advance("1 second")
-          yield* server.send("alive")
-          expect(yield* session.receive).toEqual(Frame.text("alive"))
-          const ping = yield* server.receive
-          expect(ping._tag).toBe("Ping")
-        })))
+    pings(
+      "pings the peer answers keep the session open",
+      () =>
+        withSession(
+          {},
+          { pingInterval: "100 millis", timeout: "1 second" },
+          (session, server) =>
+            Effect.gen(function*() {
+              yield* advance("1 second")
+              yield* server.send("alive")
+              expect(yield* session.receive).toEqual(Frame.text("alive"))
+              const ping = yield* server.receive
+              expect(ping._tag).toBe("Ping")
+            })
+        )
+    )
 
-    pings("no Pong within timeout: Close(1011 Ping timeout) sent, closeReason is it, incoming fails PingTimeout", () =>
-      withSession({ ignorePings: true }, { pingInterval: "100 millis", timeout: "200 millis" }, (session, server) =>
-        Effect.gen(function*() {
-          const drained = yield* Effect.fork(Effect.flip(Stream.runDrain(session.incoming)))
-          yield* advance("100 millis")
-          yield* advance("200 millis")
-          const error = yield* Fiber.join(drained)
-          expect(error).toBeInstanceOf(WebSocketException)
-          expect(error.reason).toBe("PingTimeout")
-          expect(yield* session.closeReason).toEqual(Option.some(reason(1011, "Ping timeout")))
-          expect((yield* server.receive)._tag).toBe("Ping")
-          const close = yield* receiveUntil(server, Frame.isClose)
-          expect(closeOf(close)).toEqual(Option.some(reason(1011, "Ping timeout")))
-        })))
+    pings(
+      "no Pong within timeout: Close(1011 Ping timeout) sent, closeReason is it, incoming fails PingTimeout",
+      () =>
+        withSession(
+          { ignorePings: true },
+          { pingInterval: "100 millis", timeout: "200 millis" },
+          (session, server) =>
+            Effect.gen(function*() {
+              const drained = yield* Effect.fork(Effect.flip(Stream.runDrain(session.incoming)))
+              yield* advance("100 millis")
+              yield* advance("200 millis")
+              const error = yield* Fiber.join(drained)
+              expect(error).toBeInstanceOf(WebSocketException)
+              expect(error.reason).toBe("PingTimeout")
+              expect(yield* session.closeReason).toEqual(Option.some(reason(1011, "Ping timeout")))
+              expect((yield* server.receive)._tag).toBe("Ping")
+              const close = yield* receiveUntil(server, Frame.isClose)
+              expect(closeOf(close)).toEqual(Option.some(reason(1011, "Ping timeout")))
+            })
+        )
+    )
 
     test("a consumer that stops early loses nothing: Stream.runHead(incoming), then receive gets the next messages", () =>
       withSession({}, {}, (session, server) =>
@@ -324,7 +344,9 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
             Stream.runForEach(session.incoming, (frame) => {
               seen.push(plain(frame))
               // the tenth message is the last one it is given: it stops there until interrupted
-              return seen.length === 10 ? Effect.zipRight(Deferred.succeed(tenth, undefined), Effect.never) : Effect.void
+              return seen.length === 10
+                ? Effect.zipRight(Deferred.succeed(tenth, undefined), Effect.never)
+                : Effect.void
             })
           )
           yield* Deferred.await(tenth)
@@ -348,59 +370,71 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
 
     // What an engine does instead of the rules it cannot keep (docs/BrowserEngine.md).
 
-    testIf("handshakeStatus")("a refused upgrade whose status the runtime hides: Connect, with no status", () =>
-      Effect.gen(function*() {
-        const peer = yield* fixture.peer({ refuse: 403 })
-        const error = yield* failureOf(
-          WebSockets.webSocket(peer.url, () => Effect.void).pipe(
-            Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
-          )
-        )
-        expect(error.reason).toBe("Connect")
-        expect(error.status).toBeUndefined()
-      }))
-
-    testIf("pingFrames")("without Ping frames: a pingInterval fails with Capability, nothing connected", () =>
-      Effect.gen(function*() {
-        const peer = yield* fixture.peer({})
-        const error = yield* failureOf(
-          WebSockets.webSocket(peer.url, () => Effect.void).pipe(
-            Effect.provide(WebSockets.layer({ pingInterval: "100 millis" }).pipe(Layer.provide(peer.engine)))
-          )
-        )
-        expect(error.reason).toBe("Capability")
-        expect(error.message).toContain("pingInterval")
-      }))
-
-    testIf("pingFrames")("no Ping frames: sending a Ping or Pong fails with Capability; peer Pings are answered", () =>
-      withSession({}, {}, (session, server) =>
+    testIf("handshakeStatus")(
+      "a refused upgrade whose status the runtime hides: Connect, with no status",
+      () =>
         Effect.gen(function*() {
-          expect((yield* failureOf(session.send(Frame.ping(new Uint8Array([1]))))).reason).toBe("Capability")
-          expect((yield* failureOf(session.send(Frame.pong(new Uint8Array([1]))))).reason).toBe("Capability")
-          // the runtime answers the peer's Pings by itself
-          yield* server.send(Frame.ping(new Uint8Array([4, 2])))
-          const pong = yield* server.receive
-          expect(pong._tag).toBe("Pong")
-          expect(pong.data).toEqual(new Uint8Array([4, 2]))
-          yield* session.send("still open")
-          expect(yield* server.receive).toEqual(Frame.text("still open"))
-        })))
+          const peer = yield* fixture.peer({ refuse: 403 })
+          const error = yield* failureOf(
+            WebSockets.webSocket(peer.url, () => Effect.void).pipe(
+              Effect.provide(WebSockets.layer().pipe(Layer.provide(peer.engine)))
+            )
+          )
+          expect(error.reason).toBe("Connect")
+          expect(error.status).toBeUndefined()
+        })
+    )
 
-    testIf("readAfterClose")("we close: Close(r) is sent, closeReason is r, incoming ends once the peer answers", () =>
-      withSession({ ignoreClose: true }, {}, (session, server) =>
+    testIf("pingFrames")(
+      "without Ping frames: a pingInterval fails with Capability, nothing connected",
+      () =>
         Effect.gen(function*() {
-          const ours = reason(4000, "client done")
-          yield* session.send("before")
-          yield* session.close(ours)
-          expect(yield* server.receive).toEqual(Frame.text("before"))
-          expect(closeOf(yield* server.receive)).toEqual(Option.some(ours))
-          // the runtime drops what the peer still sends, but the session ends as it should
-          yield* server.send("in flight")
-          yield* server.close(ours)
-          yield* collect(session)
-          expect(yield* session.closeReason).toEqual(Option.some(ours))
-          expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
-        })))
+          const peer = yield* fixture.peer({})
+          const error = yield* failureOf(
+            WebSockets.webSocket(peer.url, () => Effect.void).pipe(
+              Effect.provide(WebSockets.layer({ pingInterval: "100 millis" }).pipe(Layer.provide(peer.engine)))
+            )
+          )
+          expect(error.reason).toBe("Capability")
+          expect(error.message).toContain("pingInterval")
+        })
+    )
+
+    testIf("pingFrames")(
+      "no Ping frames: sending a Ping or Pong fails with Capability; peer Pings are answered",
+      () =>
+        withSession({}, {}, (session, server) =>
+          Effect.gen(function*() {
+            expect((yield* failureOf(session.send(Frame.ping(new Uint8Array([1]))))).reason).toBe("Capability")
+            expect((yield* failureOf(session.send(Frame.pong(new Uint8Array([1]))))).reason).toBe("Capability")
+            // the runtime answers the peer's Pings by itself
+            yield* server.send(Frame.ping(new Uint8Array([4, 2])))
+            const pong = yield* server.receive
+            expect(pong._tag).toBe("Pong")
+            expect(pong.data).toEqual(new Uint8Array([4, 2]))
+            yield* session.send("still open")
+            expect(yield* server.receive).toEqual(Frame.text("still open"))
+          }))
+    )
+
+    testIf("readAfterClose")(
+      "we close: Close(r) is sent, closeReason is r, incoming ends once the peer answers",
+      () =>
+        withSession({ ignoreClose: true }, {}, (session, server) =>
+          Effect.gen(function*() {
+            const ours = reason(4000, "client done")
+            yield* session.send("before")
+            yield* session.close(ours)
+            expect(yield* server.receive).toEqual(Frame.text("before"))
+            expect(closeOf(yield* server.receive)).toEqual(Option.some(ours))
+            // the runtime drops what the peer still sends, but the session ends as it should
+            yield* server.send("in flight")
+            yield* server.close(ours)
+            yield* collect(session)
+            expect(yield* session.closeReason).toEqual(Option.some(ours))
+            expect((yield* failureOf(session.send("x"))).reason).toBe("Closed")
+          }))
+    )
   })
 
   // Where TestEngine once differed from a real peer (README: Testing your code with TestEngine): both engines are held
@@ -430,7 +464,9 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
               Effect.zipRight(session.send("one"), session.send("two")))))
         )
         expect(Exit.isFailure(exit)).toBe(true)
-        if (Exit.isFailure(exit)) expect(Cause.pretty(exit.cause)).toContain("three")
+        if (Exit.isFailure(exit)) {
+          expect(Cause.pretty(exit.cause)).toContain("three")
+        }
       }))
 
     test("a script reading past the end gets ConnectionClosed, and its loop ending so does not fail the run", () =>
@@ -440,8 +476,12 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           Effect.forever(
             Effect.flatMap(server.receive, (frame) => Frame.isData(frame) ? server.send(frame) : Effect.void)
           ).pipe(Effect.tapError((error) => Effect.sync(() => (ended = error))))
-        const echoed = yield* Effect.scoped(withPeer({ handler }, (peer) =>
-          WebSockets.webSocket(peer.url, (session) => Effect.zipRight(session.send("a"), session.receive))))
+        const echoed = yield* Effect.scoped(
+          withPeer(
+            { handler },
+            (peer) => WebSockets.webSocket(peer.url, (session) => Effect.zipRight(session.send("a"), session.receive))
+          )
+        )
         expect(plain(echoed)).toEqual(Frame.text("a"))
         expect(ended?._tag).toBe("ConnectionClosed")
         expect(ended?.initiator).toBe("client")
@@ -451,19 +491,23 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
       Effect.gen(function*() {
         let ticks = 0
         const interval = setInterval(() => ticks++, 10)
-        const [result, elapsed] = yield* Effect.scoped(withPeer({ handler: echoScript }, (peer) =>
-          WebSockets.webSocket(peer.url, (session) =>
-            Effect.suspend(() => {
-              const start = Date.now()
-              return Effect.forever(
-                Effect.zipRight(
-                  Effect.zipRight(session.send("ping"), session.receive),
-                  // a regression fails here after 5 s instead of hanging the run
-                  Effect.suspend(() => Date.now() - start > 5_000 ? Effect.fail("starved" as const) : Effect.void)
+        const [result, elapsed] = yield* Effect.scoped(
+          withPeer({ handler: echoScript }, (peer) =>
+            WebSockets.webSocket(peer.url, (session) =>
+              Effect.suspend(() => {
+                const start = Date.now()
+                return Effect.forever(
+                  Effect.zipRight(
+                    Effect.zipRight(session.send("ping"), session.receive),
+                    // a regression fails here after 5 s instead of hanging the run
+                    Effect.suspend(() => Date.now() - start > 5_000 ? Effect.fail("starved" as const) : Effect.void)
+                  )
+                ).pipe(
+                  Effect.timeoutOption("200 millis"),
+                  Effect.map((result) => [result, Date.now() - start] as const)
                 )
-              ).pipe(Effect.timeoutOption("200 millis"), Effect.map((result) => [result, Date.now() - start] as const))
-            }))
-        )).pipe(Effect.withClock(Clock.make()), Effect.ensuring(Effect.sync(() => clearInterval(interval))))
+              })))
+        ).pipe(Effect.withClock(Clock.make()), Effect.ensuring(Effect.sync(() => clearInterval(interval))))
         expect(Option.isNone(result)).toBe(true)
         expect(elapsed).toBeLessThan(1_000)
         expect(ticks).toBeGreaterThanOrEqual(3)
@@ -502,29 +546,35 @@ export const behaviourSuite = (fixture: EngineFixture): void => {
           expect(yield* session.closeReason).toEqual(Option.some(reason(1006)))
         })))
 
-    violations("an invalid UTF-8 close reason: Close(1007) is sent, incoming fails with Protocol", () =>
-      withSession({}, {}, (session, server) =>
-        Effect.gen(function*() {
-          yield* server.send({ _tag: "Close", fin: true, data: new Uint8Array([0x03, 0xe8, 0xc3, 0x28]) })
-          const error = yield* failureOf(Stream.runDrain(session.incoming))
-          expect(error.reason).toBe("Protocol")
-          expect(yield* session.closeReason).toEqual(Option.some(reason(1007)))
-          const close = yield* receiveUntil(server, Frame.isClose)
-          expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1007))
-        })))
+    violations(
+      "an invalid UTF-8 close reason: Close(1007) is sent, incoming fails with Protocol",
+      () =>
+        withSession({}, {}, (session, server) =>
+          Effect.gen(function*() {
+            yield* server.send({ _tag: "Close", fin: true, data: new Uint8Array([0x03, 0xe8, 0xc3, 0x28]) })
+            const error = yield* failureOf(Stream.runDrain(session.incoming))
+            expect(error.reason).toBe("Protocol")
+            expect(yield* session.closeReason).toEqual(Option.some(reason(1007)))
+            const close = yield* receiveUntil(server, Frame.isClose)
+            expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1007))
+          }))
+    )
 
-    violations("invalid UTF-8 in a Text message: Close(1007) is sent, incoming fails with Protocol", () =>
-      withSession({}, {}, (session, server) =>
-        Effect.gen(function*() {
-          yield* server.send("fine")
-          yield* server.send(Frame.text("broken \uD800"))
-          expect(yield* session.receive).toEqual(Frame.text("fine"))
-          const error = yield* failureOf(session.receive)
-          expect(error.reason).toBe("Protocol")
-          expect(yield* session.closeReason).toEqual(Option.some(reason(1007)))
-          const close = yield* receiveUntil(server, Frame.isClose)
-          expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1007))
-        })))
+    violations(
+      "invalid UTF-8 in a Text message: Close(1007) is sent, incoming fails with Protocol",
+      () =>
+        withSession({}, {}, (session, server) =>
+          Effect.gen(function*() {
+            yield* server.send("fine")
+            yield* server.send(Frame.text("broken \uD800"))
+            expect(yield* session.receive).toEqual(Frame.text("fine"))
+            const error = yield* failureOf(session.receive)
+            expect(error.reason).toBe("Protocol")
+            expect(yield* session.closeReason).toEqual(Option.some(reason(1007)))
+            const close = yield* receiveUntil(server, Frame.isClose)
+            expect(Option.map(closeOf(close), (r) => r.code)).toEqual(Option.some(1007))
+          }))
+    )
   })
 }
 

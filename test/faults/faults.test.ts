@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Either, Fiber, Layer, Option, Stream, Supervisor } from "effect"
+import { Effect, Either, Fiber, Layer, Option, Stream, Supervisor } from "effect"
 import { NodeEngine, WebSockets } from "../../src/index.js"
 import { startEchoServerProcess } from "../hostile/child.js"
 import { runEchoClient, watchResources, within } from "../hostile/client.js"

@@ -143,8 +143,11 @@ export const tcpServer = (
           onSocket(socket)
         })
         srv.once("error", reject)
-        srv.listen(0, "127.0.0.1", () =>
-          resolve({ server: srv, port: (srv.address() as net.AddressInfo).port, sockets }))
+        srv.listen(
+          0,
+          "127.0.0.1",
+          () => resolve({ server: srv, port: (srv.address() as net.AddressInfo).port, sockets })
+        )
       })
     ),
     ({ server: srv, sockets }) =>

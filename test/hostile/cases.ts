@@ -115,13 +115,13 @@ const echoed = (delivers: ReadonlyArray<string | Buffer>, extra: ReadonlyArray<S
   error: undefined
 })
 
-const protocolError = (code: 1002 | 1007, sendsBefore: ReadonlyArray<Sent> = [], delivers: Array<string> = []) =>
-(): Expected => ({
-  delivers,
-  sends: [...sendsBefore, sentClose(code)],
-  closeReason: { code },
-  error: "Protocol"
-})
+const protocolError =
+  (code: 1002 | 1007, sendsBefore: ReadonlyArray<Sent> = [], delivers: Array<string> = []) => (): Expected => ({
+    delivers,
+    sends: [...sendsBefore, sentClose(code)],
+    closeReason: { code },
+    error: "Protocol"
+  })
 
 const cases: Array<Case> = []
 const add = (c: Case) => cases.push(c)
@@ -262,8 +262,11 @@ add({
   id: "3.2",
   section: "3 Reserved bits",
   title: "a valid message, then a text frame with RSV2 set: the first is delivered, then Close 1002",
-  script: afterReplies(() => text("Hello, world!"), 1, () =>
-    Buffer.concat([text("Hello, world!", { rsv: 2 }), frame(Op.Ping)])),
+  script: afterReplies(
+    () => text("Hello, world!"),
+    1,
+    () => Buffer.concat([text("Hello, world!", { rsv: 2 }), frame(Op.Ping)])
+  ),
   expect: protocolError(1002, [sentText("Hello, world!")], ["Hello, world!"])
 })
 add({
@@ -300,11 +303,8 @@ add({
   title: "a Close with all reserved bits set is a protocol violation: Close 1002",
   script: violate(() => frame(Op.Close, closePayload(1000), { rsv: 7 })),
   expect: protocolError(1002)
-})
-
-// ---------------------------------------------------------------------------------------------------------------
-// 4.x reserved opcodes
-
+}) // ---------------------------------------------------------------------------------------------------------------
+ // 4.x reserved opcodes
 ;[3, 4, 5, 6, 7].forEach((opcode, i) => {
   add({
     id: `4.1.${i + 1}`,
@@ -1052,8 +1052,7 @@ add({
 export const allCases: ReadonlyArray<Case> = cases
 
 /** The cases of one section, by its leading number or letter. */
-export const casesOf = (prefix: string): ReadonlyArray<Case> =>
-  cases.filter((c) => c.id.split(".")[0] === prefix)
+export const casesOf = (prefix: string): ReadonlyArray<Case> => cases.filter((c) => c.id.split(".")[0] === prefix)
 
 /** A one-line rendering of a frame the client sends, for the table. */
 export const describeSent = (sent: Sent): string => {

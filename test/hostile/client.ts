@@ -2,9 +2,9 @@
  * The client side of the conformance cases: an echo client over the real Node engine, plus the leak checks
  * (active handles and live fibers) every case runs after the session has ended.
  */
-import { createHook } from "node:async_hooks"
 import { Effect, Either, Layer, Option, Stream, Supervisor } from "effect"
-import { CloseReason, Frame, NodeEngine, WebSockets, WebSocketException } from "../../src/index.js"
+import { createHook } from "node:async_hooks"
+import { CloseReason, Frame, NodeEngine, WebSocketException, WebSockets } from "../../src/index.js"
 import type { Peer } from "./peer.js"
 
 /** What a client run produced. */

@@ -3,8 +3,8 @@
  * holds after every case: the process holds no socket, timer or fiber from the session.
  */
 import { expect } from "@effect/vitest"
-import { createHash } from "node:crypto"
 import { Option } from "effect"
+import { createHash } from "node:crypto"
 import type { Case, Sent } from "./cases.js"
 import { type ClientOutcome, runEchoClient, watchResources, within } from "./client.js"
 import { type ClientFrame, Op, readClose, startPeer } from "./peer.js"

@@ -28,8 +28,7 @@ describe("load: sessions leave nothing behind", () => {
           const echo = yield* session.receive
           if (echo._tag !== "Text" || echo.data !== "ping") return yield* Effect.dieMessage("wrong echo")
         }))
-      const run = (n: number) =>
-        Effect.runPromise(Effect.repeatN(cycle, n - 1).pipe(Effect.provide(live)))
+      const run = (n: number) => Effect.runPromise(Effect.repeatN(cycle, n - 1).pipe(Effect.provide(live)))
       await run(WARM_UP)
       await new Promise((resolve) => setTimeout(resolve, 100))
       gc()

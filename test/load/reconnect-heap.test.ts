@@ -40,30 +40,34 @@ const flakyServer = () =>
   })))
 
 describe("load: a reconnecting session keeps nothing of its past connections", () => {
-  it("L.R2 2,000 reconnects of one session keep no more heap than 2,000 plain sessions on the same engine", async () => {
-    const started = performance.now()
-    const plainSession = Effect.scoped(
-      Effect.flatMap(WebSockets.webSocketSession("ws://flaky.test/"), (s) => s.receive)
-    )
-    const plain = await Effect.runPromise(
-      growthOver(Effect.repeatN(plainSession, WARM_UP - 1), Effect.repeatN(plainSession, CONNECTIONS - 1)).pipe(
-        Effect.provide(flakyServer())
+  it(
+    "L.R2 2,000 reconnects of one session keep no more heap than 2,000 plain sessions on the same engine",
+    async () => {
+      const started = performance.now()
+      const plainSession = Effect.scoped(
+        Effect.flatMap(WebSockets.webSocketSession("ws://flaky.test/"), (s) => s.receive)
       )
-    )
-    const reconnecting = await Effect.runPromise(
-      Effect.gen(function*() {
-        const session = yield* WebSockets.reconnecting("ws://flaky.test/", { schedule: Schedule.spaced("1 millis") })
-        // one message per connection: taking n messages means n connections came and went
-        const connections = (n: number) => Stream.runDrain(Stream.take(session.incoming, n))
-        return yield* growthOver(connections(WARM_UP), connections(CONNECTIONS))
-      }).pipe(Effect.scoped, Effect.provide(flakyServer()))
-    )
-    const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
-    measured(
-      "L.R2",
-      `heap growth over ${CONNECTIONS} connections: plain sessions ${kib(plain)}, one reconnecting session ` +
-        `${kib(reconnecting)} (${((performance.now() - started) / 1000).toFixed(1)} s)`
-    )
-    expect(reconnecting - plain).toBeLessThan(EXTRA_BOUND)
-  }, 120_000)
+      const plain = await Effect.runPromise(
+        growthOver(Effect.repeatN(plainSession, WARM_UP - 1), Effect.repeatN(plainSession, CONNECTIONS - 1)).pipe(
+          Effect.provide(flakyServer())
+        )
+      )
+      const reconnecting = await Effect.runPromise(
+        Effect.gen(function*() {
+          const session = yield* WebSockets.reconnecting("ws://flaky.test/", { schedule: Schedule.spaced("1 millis") })
+          // one message per connection: taking n messages means n connections came and went
+          const connections = (n: number) => Stream.runDrain(Stream.take(session.incoming, n))
+          return yield* growthOver(connections(WARM_UP), connections(CONNECTIONS))
+        }).pipe(Effect.scoped, Effect.provide(flakyServer()))
+      )
+      const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`
+      measured(
+        "L.R2",
+        `heap growth over ${CONNECTIONS} connections: plain sessions ${kib(plain)}, one reconnecting session ` +
+          `${kib(reconnecting)} (${((performance.now() - started) / 1000).toFixed(1)} s)`
+      )
+      expect(reconnecting - plain).toBeLessThan(EXTRA_BOUND)
+    },
+    120_000
+  )
 })

@@ -16,14 +16,14 @@
  *
  * Run with `npm run test:package`; exits non-zero on the first failed check.
  */
+import * as esbuild from "esbuild"
 import * as assert from "node:assert/strict"
 import { execFileSync, type ExecFileSyncOptions } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as vm from "node:vm"
 import { fileURLToPath } from "node:url"
-import * as esbuild from "esbuild"
+import * as vm from "node:vm"
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 const fixtures = path.join(root, "test/package/fixtures")
@@ -70,7 +70,7 @@ interface LockEntry {
 const lockClosure = (packages: Record<string, LockEntry>, roots: ReadonlyArray<string>) => {
   const found = new Map<string, LockEntry>()
   const locate = (name: string, from: string): string | undefined => {
-    for (let at = from; ; at = at.slice(0, Math.max(0, at.lastIndexOf("/node_modules/")))) {
+    for (let at = from;; at = at.slice(0, Math.max(0, at.lastIndexOf("/node_modules/")))) {
       const candidate = `${at === "" ? "" : `${at}/`}node_modules/${name}`
       if (packages[candidate] !== undefined) return candidate
       if (at === "") return undefined
@@ -232,45 +232,48 @@ const main = async () => {
     assert.match(out, /^consumer: {"type":"subscribe","symbol":"ACME"}$/m)
   })
 
-  await step("esbuild browser bundle from the root: no ws, bufferutil, msgpackr; runs with browser globals only", async () => {
-    const result = await esbuild.build({
-      entryPoints: [path.join(app, "browser.ts")],
-      absWorkingDir: app,
-      bundle: true,
-      platform: "browser",
-      format: "iife",
-      target: "es2022",
-      write: false,
-      metafile: true,
-      logLevel: "silent"
-    })
-    // the modules that put code into the bundle (esbuild also lists modules it read and then shook out entirely)
-    const inputs = Object.entries(Object.values(result.metafile.outputs)[0]!.inputs)
-      .filter(([, input]) => input.bytesInOutput > 0)
-      .map(([file]) => file)
-    assert.ok(inputs.some((input) => input.includes("node_modules/effect-websockets/dist/")), "the bundle uses dist")
-    const nodeOnly = /node_modules\/(ws|bufferutil|msgpackr|msgpackr-extract|node-gyp-build)\//
-    const leaked = inputs.filter((input) => nodeOnly.test(input))
-    assert.deepEqual(leaked, [], "modules that must not reach a browser bundle")
-    const code = result.outputFiles[0]!.text
-    for (const word of ["bufferutil", "msgpackr", "ws does not work in the browser", "require(\"ws\")"]) {
-      assert.ok(!code.includes(word), `the bundle mentions ${word}`)
+  await step(
+    "esbuild browser bundle from the root: no ws, bufferutil, msgpackr; runs with browser globals only",
+    async () => {
+      const result = await esbuild.build({
+        entryPoints: [path.join(app, "browser.ts")],
+        absWorkingDir: app,
+        bundle: true,
+        platform: "browser",
+        format: "iife",
+        target: "es2022",
+        write: false,
+        metafile: true,
+        logLevel: "silent"
+      })
+      // the modules that put code into the bundle (esbuild also lists modules it read and then shook out entirely)
+      const inputs = Object.entries(Object.values(result.metafile.outputs)[0]!.inputs)
+        .filter(([, input]) => input.bytesInOutput > 0)
+        .map(([file]) => file)
+      assert.ok(inputs.some((input) => input.includes("node_modules/effect-websockets/dist/")), "the bundle uses dist")
+      const nodeOnly = /node_modules\/(ws|bufferutil|msgpackr|msgpackr-extract|node-gyp-build)\//
+      const leaked = inputs.filter((input) => nodeOnly.test(input))
+      assert.deepEqual(leaked, [], "modules that must not reach a browser bundle")
+      const code = result.outputFiles[0]!.text
+      for (const word of ["bufferutil", "msgpackr", "ws does not work in the browser", "require(\"ws\")"]) {
+        assert.ok(!code.includes(word), `the bundle mentions ${word}`)
+      }
+      fs.writeFileSync(path.join(app, "browser.bundle.js"), code)
+      console.log(`  bundle: ${(code.length / 1024).toFixed(0)} KiB, ${inputs.length} modules`)
+      const context = browserSandbox()
+      vm.runInContext(code, context, { filename: "browser.bundle.js", timeout: 10_000 })
+      for (const name of ["Buffer", "process", "require", "global", "setImmediate"]) {
+        assert.equal(vm.runInContext(`typeof ${name}`, context), "undefined", `${name} must not exist in the sandbox`)
+      }
+      const outcome = await Promise.race([
+        context.result as Promise<string>,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error("the bundle's program did not finish in 10 s")), 10_000)
+        )
+      ])
+      assert.equal(outcome, "echo: hello from the browser; json: subscribe ACME")
     }
-    fs.writeFileSync(path.join(app, "browser.bundle.js"), code)
-    console.log(`  bundle: ${(code.length / 1024).toFixed(0)} KiB, ${inputs.length} modules`)
-    const context = browserSandbox()
-    vm.runInContext(code, context, { filename: "browser.bundle.js", timeout: 10_000 })
-    for (const name of ["Buffer", "process", "require", "global", "setImmediate"]) {
-      assert.equal(vm.runInContext(`typeof ${name}`, context), "undefined", `${name} must not exist in the sandbox`)
-    }
-    const outcome = await Promise.race([
-      context.result as Promise<string>,
-      new Promise<never>((_, reject) =>
-        setTimeout(() => reject(new Error("the bundle's program did not finish in 10 s")), 10_000)
-      )
-    ])
-    assert.equal(outcome, "echo: hello from the browser; json: subscribe ACME")
-  })
+  )
 
   await step("importing any public module (all exports kept) touches no Node global", importsTouchNoNodeGlobal)
 }

@@ -85,5 +85,4 @@ export class Echo extends Context.Tag("test/Echo")<Echo, {
   readonly session: Session.DefaultClientWebSocketSession
 }>() {}
 
-export const echoLayer = (options: WebSockets.Options = {}): Layer.Layer<Echo> =>
-  Layer.scoped(Echo, connected(options))
+export const echoLayer = (options: WebSockets.Options = {}): Layer.Layer<Echo> => Layer.scoped(Echo, connected(options))

@@ -14,7 +14,9 @@ server.on("connection", (socket) => {
   socket.on("error", () => {})
 })
 process.on("message", (message) => {
-  if (message?.type === "close") for (const client of server.clients) client.close(message.code, message.reason ?? "")
+  if (message?.type === "close") {
+    for (const client of server.clients) client.close(message.code, message.reason ?? "")
+  }
 })
 // the parent is gone (or asked us to stop): never outlive it
 process.on("disconnect", () => process.exit(0))

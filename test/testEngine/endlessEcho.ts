@@ -15,8 +15,10 @@ setTimeout(() => {
   process.exit(0)
 }, 200)
 
-const loop = WebSockets.webSocket("ws://endless.test/", (session) =>
-  Effect.forever(Effect.zipRight(session.send("ping"), session.receive)))
+const loop = WebSockets.webSocket(
+  "ws://endless.test/",
+  (session) => Effect.forever(Effect.zipRight(session.send("ping"), session.receive))
+)
 
 Effect.runFork(loop.pipe(
   Effect.provide(WebSockets.layer().pipe(Layer.provide(TestEngine.layer({ handler: TestEngine.echo }))))

@@ -77,16 +77,19 @@ const serverConnection = (base: string, next: NextConnection): TestEngine.Server
  * Peers run by the host at `base`, reached with `engine`; each stops with its scope. A `handler` (a function, which
  * cannot travel to the host) runs here, on every connection the peer accepts.
  */
-export const remotePeer = (base: string, engine: Layer.Layer<Engine.Engine>) =>
-(options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const script = options.handler === undefined ? undefined : yield* scriptRunner(options.handler)
-    const { peer, url } = yield* Effect.acquireRelease(
-      call<StartedPeer>(base, { op: "peer.start", options }),
-      ({ peer }) => call<unknown>(base, { op: "peer.stop", peer })
-    )
-    const nextConnection = Effect.map(call<NextConnection>(base, { op: "peer.next", peer }), (next) =>
-      serverConnection(base, next))
-    if (script !== undefined) yield* Effect.forkScoped(Effect.forever(Effect.map(nextConnection, script)))
-    return { url, engine, nextConnection }
-  })
+export const remotePeer =
+  (base: string, engine: Layer.Layer<Engine.Engine>) =>
+  (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
+    Effect.gen(function*() {
+      const script = options.handler === undefined ? undefined : yield* scriptRunner(options.handler)
+      const { peer, url } = yield* Effect.acquireRelease(
+        call<StartedPeer>(base, { op: "peer.start", options }),
+        ({ peer }) => call<unknown>(base, { op: "peer.stop", peer })
+      )
+      const nextConnection = Effect.map(call<NextConnection>(base, { op: "peer.next", peer }), (next) =>
+        serverConnection(base, next))
+      if (script !== undefined) {
+        yield* Effect.forkScoped(Effect.forever(Effect.map(nextConnection, script)))
+      }
+      return { url, engine, nextConnection }
+    })
