@@ -15,7 +15,7 @@ import type * as TestEngine from "../../../src/TestEngine.js"
 import { ConnectionClosed } from "../../../src/TestEngine.js"
 import { scriptRunner } from "../scripts.js"
 import type { Peer, PeerOptions } from "../suite.js"
-import type { Command, NextConnection, Received, StartedPeer } from "./protocol.js"
+import type { Command, NextConnection, Received, StartedPeer, StoppedPeer } from "./protocol.js"
 import { decodeFrame, encodeFrame } from "./protocol.js"
 
 /** Sends a command to the host; a broken control channel is a defect of the test, not a result. */
@@ -82,14 +82,29 @@ export const remotePeer =
   (options: PeerOptions): Effect.Effect<Peer, never, Scope.Scope> =>
     Effect.gen(function*() {
       const script = options.handler === undefined ? undefined : yield* scriptRunner(options.handler)
+      /** How many of the peer's accepted connections the script runner was handed. */
+      let scripted = 0
       const { peer, url } = yield* Effect.acquireRelease(
         call<StartedPeer>(base, { op: "peer.start", options }),
-        ({ peer }) => call<unknown>(base, { op: "peer.stop", peer })
+        ({ peer }) =>
+          Effect.map(
+            call<StoppedPeer>(base, { op: "peer.stop", peer, from: script === undefined ? undefined : scripted }),
+            // connections accepted while the call handing them over was still on its way (or cut short by the
+            // scope closing) get their scripts all the same: a script's failure must not depend on that race
+            ({ unscripted }) => unscripted.forEach((next) => script?.(serverConnection(base, next)))
+          )
       )
       const nextConnection = Effect.map(call<NextConnection>(base, { op: "peer.next", peer }), (next) =>
         serverConnection(base, next))
       if (script !== undefined) {
-        yield* Effect.forkScoped(Effect.forever(Effect.map(nextConnection, script)))
+        // by index rather than from the queue, so that a call interrupted in flight loses no connection
+        const handOver = Effect.suspend(() =>
+          Effect.map(call<NextConnection>(base, { op: "peer.accepted", peer, index: scripted }), (next) => {
+            scripted++
+            script(serverConnection(base, next))
+          })
+        )
+        yield* Effect.forkScoped(Effect.forever(handOver))
       }
       return { url, engine, nextConnection }
     })

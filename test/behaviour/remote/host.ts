@@ -18,7 +18,7 @@ import { WebSocketServer } from "ws"
 import type * as TestEngine from "../../../src/TestEngine.js"
 import { serverConnectionOf } from "../nodePeer.js"
 import type { CaseResult } from "../runner.js"
-import type { Command } from "./protocol.js"
+import type { Command, NextConnection, StoppedPeer } from "./protocol.js"
 import { decodeFrame, encodeFrame } from "./protocol.js"
 
 /** What a runtime reports when the suite has run. */
@@ -38,7 +38,12 @@ export interface Host {
 
 interface HostedPeer {
   readonly wss: WebSocketServer
-  readonly connections: Queue.Queue<TestEngine.ServerConnection>
+  /** Accepted connections not yet taken by `peer.next`. */
+  readonly connections: Queue.Queue<NextConnection>
+  /** Every accepted connection, in order: `peer.accepted` reads it by index, so none is lost to an aborted call. */
+  readonly accepted: Array<NextConnection>
+  /** Wakes the `peer.accepted` calls waiting for the next connection. */
+  readonly onAccept: Set<() => void>
 }
 
 const entry = fileURLToPath(new URL("./entry.ts", import.meta.url))
@@ -94,34 +99,53 @@ export const startHost = async (bundle: string): Promise<Host> => {
               done(false, options.refuse)
           })
         })
-        const queue = Effect.runSync(Queue.unbounded<TestEngine.ServerConnection>())
+        const queue = Effect.runSync(Queue.unbounded<NextConnection>())
+        const hosted: HostedPeer = { wss, connections: queue, accepted: [], onAccept: new Set() }
         wss.on("connection", (socket, request) => {
-          Queue.unsafeOffer(queue, serverConnectionOf(socket, request, options))
+          const connection = serverConnectionOf(socket, request, options)
+          const conn = nextId++
+          connections.set(conn, connection)
+          const next: NextConnection = {
+            conn,
+            url: connection.request.url.href,
+            headers: connection.request.headers,
+            protocols: connection.request.protocols
+          }
+          hosted.accepted.push(next)
+          Queue.unsafeOffer(queue, next)
+          for (const wake of hosted.onAccept) wake()
         })
-        peers.set(id, { wss, connections: queue })
+        peers.set(id, hosted)
         return { peer: id, url: `${origin.replace("http:", "ws:")}/peer/${id}/behaviour` }
       }
       case "peer.stop": {
         const peer = peers.get(command.peer)
         peers.delete(command.peer)
-        if (peer !== undefined) {
-          for (const client of peer.wss.clients) client.terminate()
-          peer.wss.close()
-        }
-        return {}
+        if (peer === undefined) return { unscripted: [] } satisfies StoppedPeer
+        for (const client of peer.wss.clients) client.terminate()
+        peer.wss.close()
+        for (const wake of peer.onAccept) wake()
+        return { unscripted: command.from === undefined ? [] : peer.accepted.slice(command.from) } satisfies StoppedPeer
       }
       case "peer.next": {
         const peer = peers.get(command.peer)
         if (peer === undefined) throw new Error(`no peer ${command.peer}`)
-        const connection = await Effect.runPromise(Queue.take(peer.connections))
-        const id = nextId++
-        connections.set(id, connection)
-        return {
-          conn: id,
-          url: connection.request.url.href,
-          headers: connection.request.headers,
-          protocols: connection.request.protocols
+        return await Effect.runPromise(Queue.take(peer.connections))
+      }
+      case "peer.accepted": {
+        const peer = peers.get(command.peer)
+        if (peer === undefined) throw new Error(`no peer ${command.peer}`)
+        while (peer.accepted.length <= command.index) {
+          await new Promise<void>((resolve) => {
+            const wake = () => {
+              peer.onAccept.delete(wake)
+              resolve()
+            }
+            peer.onAccept.add(wake)
+          })
+          if (!peers.has(command.peer)) throw new Error(`peer ${command.peer} stopped`)
         }
+        return peer.accepted[command.index]
       }
       default: {
         const connection = connections.get(command.conn)

@@ -26,8 +26,9 @@ export const decodeFrame = (wire: WireFrame): Frame.Frame =>
 /** A command and its answer. */
 export type Command =
   | { readonly op: "peer.start"; readonly options: PeerOptions }
-  | { readonly op: "peer.stop"; readonly peer: number }
+  | { readonly op: "peer.stop"; readonly peer: number; readonly from?: number | undefined }
   | { readonly op: "peer.next"; readonly peer: number }
+  | { readonly op: "peer.accepted"; readonly peer: number; readonly index: number }
   | { readonly op: "conn.send"; readonly conn: number; readonly frame: WireFrame }
   | { readonly op: "conn.receive"; readonly conn: number }
   | { readonly op: "conn.received"; readonly conn: number }
@@ -37,6 +38,15 @@ export type Command =
 export interface StartedPeer {
   readonly peer: number
   readonly url: string
+}
+
+/**
+ * `peer.stop`: the connections the peer accepted from the `from`-th on (in the order it accepted them), which the
+ * runtime's script runner had not been handed yet: their scripts still run (TestEngine's rule: every accepted
+ * connection's handler counts), on what the connection received before the peer stopped.
+ */
+export interface StoppedPeer {
+  readonly unscripted: ReadonlyArray<NextConnection>
 }
 
 export interface NextConnection {
