@@ -25,13 +25,12 @@ import * as Fiber from "effect/Fiber"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as SubscriptionRef from "effect/SubscriptionRef"
 import { CloseReason, normal, validateForSending } from "../CloseReason.js"
 import type { WebsocketContentConverter } from "../Converter.js"
-import { WebsocketConverterNotFoundException, WebsocketDeserializeException, WebSocketException } from "../Errors.js"
+import { WebSocketException } from "../Errors.js"
 import * as Frame from "../Frame.js"
 import type { Service, WebSockets } from "../Layer.js"
 import {
@@ -44,6 +43,7 @@ import {
   Status
 } from "../Reconnecting.js"
 import type { DefaultClientWebSocketSession } from "../Session.js"
+import { converterNotFound, deserializeWith } from "./deserialize.js"
 import * as Metrics from "./metrics.js"
 import { InvalidRequest, type Request, resolve } from "./request.js"
 
@@ -437,18 +437,6 @@ const makeSession = (
   )
 
   const converter = Option.getOrUndefined(contentConverter)
-  const converterNotFound = Effect.failSync(() => new WebsocketConverterNotFoundException())
-  const deserialize =
-    <A, I>(c: WebsocketContentConverter, schema: Schema.Schema<A, I, never>) =>
-    (frame: Frame.Data): Effect.Effect<A, WebsocketDeserializeException> =>
-      c.isApplicable(frame)
-        ? c.deserialize(schema, frame)
-        : Effect.fail(
-          new WebsocketDeserializeException({
-            message: `The content converter cannot read a ${frame._tag} frame`,
-            frame
-          })
-        )
 
   return {
     incoming,
@@ -457,11 +445,11 @@ const makeSession = (
     sendSerialized: (schema, value) =>
       converter === undefined ? converterNotFound : Effect.flatMap(converter.serialize(schema, value), send),
     receiveDeserialized: (schema) =>
-      converter === undefined ? converterNotFound : Effect.flatMap(take, deserialize(converter, schema)),
+      converter === undefined ? converterNotFound : Effect.flatMap(take, deserializeWith(converter, schema)),
     incomingDeserialized: (schema) =>
       converter === undefined
         ? Stream.fromEffect(converterNotFound)
-        : Stream.mapEffect(incoming, deserialize(converter, schema)),
+        : Stream.mapEffect(incoming, deserializeWith(converter, schema)),
     status: Stream.takeUntil(status.changes, (s) => s._tag === "Closed"),
     currentStatus: SubscriptionRef.get(status),
     close,

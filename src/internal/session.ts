@@ -20,9 +20,10 @@ import * as Stream from "effect/Stream"
 import { CloseReason, normal, validateForSending } from "../CloseReason.js"
 import type { WebsocketContentConverter } from "../Converter.js"
 import type * as Engine from "../Engine.js"
-import { WebsocketConverterNotFoundException, WebsocketDeserializeException, WebSocketException } from "../Errors.js"
+import { WebsocketConverterNotFoundException, WebSocketException } from "../Errors.js"
 import * as Frame from "../Frame.js"
 import type { Call, DefaultClientWebSocketSession } from "../Session.js"
+import { converterNotFound, deserializeWith } from "./deserialize.js"
 import * as Inbox from "./inbox.js"
 import * as Inspect from "./inspect.js"
 import type { Observer } from "./observer.js"
@@ -482,9 +483,6 @@ export const closeWith = (session: DefaultClientWebSocketSession, reason: CloseR
 
 const stateKey = Symbol.for("effect-websockets/Session/state")
 
-/** Shared by all sessions (a fresh error per failure): no error object, with its stack, kept per session. */
-const converterNotFound = Effect.failSync(() => new WebsocketConverterNotFoundException())
-
 const notOpen = (state: State) =>
   closedError(state.phase === "Ended" ? state.endReason : Option.fromNullable(state.sentReason))
 
@@ -724,16 +722,7 @@ class SessionImpl implements DefaultClientWebSocketSession {
       const receive = this.receive
       this._receiveDeserialized = converter === undefined
         ? () => converterNotFound
-        : (schema) =>
-          Effect.flatMap(receive, (frame) =>
-            converter.isApplicable(frame)
-              ? converter.deserialize(schema, frame)
-              : Effect.fail(
-                new WebsocketDeserializeException({
-                  message: `The content converter cannot read a ${frame._tag} frame`,
-                  frame
-                })
-              ))
+        : (schema) => Effect.flatMap(receive, deserializeWith(converter, schema))
     }
     return this._receiveDeserialized
   }
@@ -743,16 +732,7 @@ class SessionImpl implements DefaultClientWebSocketSession {
     const converter = Option.getOrUndefined(this.settings.contentConverter)
     if (converter === undefined) return () => Stream.fail(new WebsocketConverterNotFoundException())
     const incoming = this.incoming
-    return (schema) =>
-      Stream.mapEffect(incoming, (frame) =>
-        converter.isApplicable(frame)
-          ? converter.deserialize(schema, frame)
-          : Effect.fail(
-            new WebsocketDeserializeException({
-              message: `The content converter cannot read a ${frame._tag} frame`,
-              frame
-            })
-          ))
+    return (schema) => Stream.mapEffect(incoming, deserializeWith(converter, schema))
   }
 
   get converter(): Option.Option<WebsocketContentConverter> {
