@@ -26,16 +26,10 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type { ParseError } from "effect/ParseResult"
 import * as Schedule from "effect/Schedule"
-import type * as Schema from "effect/Schema"
 import type * as Stream from "effect/Stream"
 import type { CloseReason } from "./CloseReason.js"
-import type {
-  WebsocketConverterNotFoundException,
-  WebsocketDeserializeException,
-  WebSocketException
-} from "./Errors.js"
+import type { WebSocketException } from "./Errors.js"
 import type * as Frame from "./Frame.js"
 import type { Call, DefaultClientWebSocketSession } from "./Session.js"
 
@@ -137,16 +131,12 @@ export interface ReconnectingSession {
    * `overflow` is "fail" and the buffer is full. A `Frame.close(reason)` closes the session like `close(reason)`.
    */
   readonly send: (data: string | Uint8Array | Frame.Frame) => Effect.Effect<void, WebSocketException>
-  readonly sendSerialized: <A, I>(
-    schema: Schema.Schema<A, I, never>,
-    value: NoInfer<A>
-  ) => Effect.Effect<void, WebSocketException | WebsocketConverterNotFoundException | ParseError>
-  readonly receiveDeserialized: <A, I>(
-    schema: Schema.Schema<A, I, never>
-  ) => Effect.Effect<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException>
-  readonly incomingDeserialized: <A, I>(
-    schema: Schema.Schema<A, I, never>
-  ) => Stream.Stream<A, WebSocketException | WebsocketConverterNotFoundException | WebsocketDeserializeException>
+  /** As on a session: the value's type comes from the schema; sent (or queued) like `send`. */
+  readonly sendSerialized: DefaultClientWebSocketSession["sendSerialized"]
+  /** As on a session, over `receive`. */
+  readonly receiveDeserialized: DefaultClientWebSocketSession["receiveDeserialized"]
+  /** As on a session, over `incoming`: survives reconnects. */
+  readonly incomingDeserialized: DefaultClientWebSocketSession["incomingDeserialized"]
   /**
    * The status: the current value first, then every change; ends after `Closed`.
    */
