@@ -17,10 +17,8 @@ export interface EchoServerProcess {
   readonly stop: () => Promise<void>
 }
 
-/** Starts the echo server process and waits until it listens. */
-export const startEchoServerProcess = async (): Promise<EchoServerProcess> => {
-  const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] })
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+/** The port an echo server child prints as its first line once it listens; fails if it exits first. */
+export const listeningPort = async (child: ChildProcess): Promise<number> => {
   const port = await new Promise<number>((resolve, reject) => {
     let out = ""
     child.once("exit", (code) => reject(new Error(`the echo server exited early with ${code}`)))
@@ -31,6 +29,14 @@ export const startEchoServerProcess = async (): Promise<EchoServerProcess> => {
     })
   })
   child.stdout!.resume()
+  return port
+}
+
+/** Starts the echo server process and waits until it listens. */
+export const startEchoServerProcess = async (): Promise<EchoServerProcess> => {
+  const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "inherit"] })
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+  const port = await listeningPort(child)
   return {
     child,
     port,

@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
+import { listeningPort } from "../hostile/child.js"
 
 const script = fileURLToPath(new URL("./echo-server.mjs", import.meta.url))
 
@@ -25,16 +26,7 @@ export const startEchoProcess = async (port = 0): Promise<EchoProcess> => {
     stdio: ["ignore", "pipe", "inherit", "ipc"]
   })
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
-  const listening = await new Promise<number>((resolve, reject) => {
-    let out = ""
-    child.once("exit", (code) => reject(new Error(`the echo server exited early with ${code}`)))
-    child.stdout!.on("data", (chunk: Buffer) => {
-      out += chunk.toString()
-      const line = out.indexOf("\n")
-      if (line >= 0) resolve(Number(out.slice(0, line)))
-    })
-  })
-  child.stdout!.resume()
+  const listening = await listeningPort(child)
   const alive = () => child.exitCode === null && child.signalCode === null
   const finish = () => {
     child.stdout!.destroy()
