@@ -24,7 +24,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Engine from "./Engine.js"
 import { WebSocketException } from "./Errors.js"
-import { redactUrl, scrub } from "./internal/redact.js"
 
 /**
  * The part of the standard `WebSocket` interface this engine uses.
@@ -125,11 +124,7 @@ const basicAuthorization = (url: URL): string => {
   return `Basic ${btoa(binary)}`
 }
 
-const capabilityError = (setting: string, why: string) =>
-  new WebSocketException({
-    reason: "Capability",
-    message: `The engine cannot honour the setting "${setting}": ${why}`
-  })
+const capabilityError = WebSocketException.capability
 
 /** A waiter for `bufferedAmount` to fall to `threshold`. */
 interface Waiter {
@@ -242,22 +237,17 @@ class BrowserConnection implements Engine.Connection {
     this.fail(new Error("The WebSocket is closed"))
     if (!this.opened) {
       const status = statusIn(this.errorMessage)
-      const where = redactUrl(this.url!)
       return this.settle(Effect.fail(
         status !== undefined && status !== 101
-          ? new WebSocketException({
-            reason: "Handshake",
-            message: `Handshake exception, expected status code 101 but was ${status}`,
-            status
-          })
-          : new WebSocketException({
-            reason: "Connect",
-            message: this.errorMessage === ""
+          ? WebSocketException.handshake(status)
+          : WebSocketException.connectWith(
+            this.url!,
+            this.errorMessage === ""
               // browsers reveal nothing (no status, no network error) to the page: say so
-              ? `Could not open a WebSocket to ${where}: the runtime gives no reason (code ${code}); ` +
+              ? `the runtime gives no reason (code ${code}); ` +
                 `a refused upgrade, an unreachable server and a TLS failure look the same here`
-              : `Could not open a WebSocket to ${where}: ${scrub(this.errorMessage, this.url!)}`
-          })
+              : this.errorMessage
+          )
       ))
     }
     // a close that is not clean had no Close frame from the peer, whatever code the runtime reports
@@ -423,15 +413,7 @@ export const makeConstructor = (C: WebSocketConstructor, features: Features = {}
           : new C(url.href, [...request.protocols])
       } catch (error) {
         // the runtime's message may quote the URL with its password: scrubbed, and the error kept only when clean
-        const message = (error as Error).message
-        const detail = scrub(message, request.url)
-        return resume(Effect.fail(
-          new WebSocketException({
-            reason: "Connect",
-            message: `Could not open a WebSocket to ${redactUrl(request.url)}: ${detail}`,
-            cause: detail === message ? error : undefined
-          })
-        ))
+        return resume(Effect.fail(WebSocketException.connect(request.url, error)))
       }
       socket.binaryType = "arraybuffer"
       const connection = new BrowserConnection(socket, request.url, request.maxFrameSize, listener, resume)

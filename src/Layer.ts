@@ -327,18 +327,13 @@ const open = (
       resolved = resolve(request, scheme)
     } catch (error) {
       if (error instanceof InvalidRequest) {
-        return Effect.fail(new WebSocketException({ reason: "Connect", message: error.message }))
+        return Effect.fail(WebSocketException.invalidRequest(error.message))
       }
       return Effect.die(error)
     }
     for (const [capability, setting] of requiredCapabilities(config, resolved)) {
       if (!engine.capabilities.has(capability)) {
-        return Effect.fail(
-          new WebSocketException({
-            reason: "Capability",
-            message: `The engine cannot honour the setting "${setting}": it lacks ${capability}`
-          })
-        )
+        return Effect.fail(WebSocketException.capability(setting, `it lacks ${capability}`))
       }
     }
     const connectRequest: Engine.ConnectRequest = {
@@ -347,11 +342,7 @@ const open = (
       deflate: Option.getOrUndefined(config.extensions.deflate),
       connectTimeout: config.connectTimeout
     }
-    const timeoutError = () =>
-      new WebSocketException({
-        reason: "Timeout",
-        message: `No answer to the WebSocket upgrade within ${Duration.format(config.connectTimeout)}`
-      })
+    const timeoutError = () => WebSocketException.timeout(config.connectTimeout)
     const observe = observer.make(engine, resolved.url, config.metrics !== false)
     return internal.make(
       config,

@@ -350,11 +350,7 @@ export const make = (options: Options = {}): Effect.Effect<Service, never, Scope
         }
         const answer = yield* answerOf(serverRequest)
         if (answer._tag === "Refuse") {
-          return yield* new WebSocketException({
-            reason: "Handshake",
-            message: `Handshake exception, expected status code 101 but was ${answer.status}`,
-            status: answer.status
-          })
+          return yield* WebSocketException.handshake(answer.status)
         }
         const protocol = answer.protocol ?? serverRequest.protocols[0] ?? ""
         const problem = checkAnswer(serverRequest, protocol, answer)

@@ -2,16 +2,11 @@
  * The errors of opening a connection, made in one place so that every engine says the same thing, names what was
  * wrong, and never shows a password (see redact.ts).
  */
+import { redactUrl, scrub } from "../core/redact.js"
 import { WebSocketException } from "../Errors.js"
-import { redactUrl, scrub } from "./redact.js"
 
 /** The server answered with another status than 101 (API.md's exact message). */
-export const unexpectedStatus = (status: number): WebSocketException =>
-  new WebSocketException({
-    reason: "Handshake",
-    message: `Handshake exception, expected status code 101 but was ${status}`,
-    status
-  })
+export const unexpectedStatus = (status: number): WebSocketException => WebSocketException.handshake(status)
 
 /**
  * The server answered 101 but not as an upgrade: Node's HTTP client only hands over the socket when the answer also
@@ -22,12 +17,12 @@ export const notUpgraded = (url: URL, headers: Readonly<Record<string, string | 
     /\bupgrade\b/i.test(String(headers["connection"] ?? "")) ? undefined : "\"Connection: Upgrade\"",
     String(headers["upgrade"] ?? "").toLowerCase() === "websocket" ? undefined : "\"Upgrade: websocket\""
   ].filter((header) => header !== undefined)
-  return new WebSocketException({
-    reason: "Handshake",
-    message: `Handshake exception with ${redactUrl(url)}: the server answered 101 Switching Protocols without ` +
+  return WebSocketException.handshakeRejected(
+    url,
+    "the server answered 101 Switching Protocols without " +
       `${missing.length === 0 ? "a valid upgrade" : missing.join(" and ")}, so the connection was not upgraded`,
-    status: 101
-  })
+    { status: 101 }
+  )
 }
 
 const list = (protocols: ReadonlyArray<string>) => protocols.map((p) => JSON.stringify(p)).join(", ")
@@ -50,16 +45,12 @@ export const answerRejected = (
     : problem === "Server sent a subprotocol but none was requested"
     ? `the server chose the protocol ${JSON.stringify(chosen ?? "")} though none was offered`
     : problem
-  return new WebSocketException({ reason: "Handshake", message: `Handshake exception with ${redactUrl(url)}: ${why}` })
+  return WebSocketException.handshakeRejected(url, why)
 }
 
 /** The answer was not HTTP at all (Node's parser failed with an `HPE_*` code). */
 export const malformedAnswer = (url: URL, code: string, cause: unknown): WebSocketException =>
-  new WebSocketException({
-    reason: "Handshake",
-    message: `Handshake exception with ${redactUrl(url)}: malformed upgrade answer (${code})`,
-    cause
-  })
+  WebSocketException.handshakeRejected(url, `malformed upgrade answer (${code})`, { cause })
 
 /** Node's codes for a certificate the client did not accept. */
 const CERTIFICATE = /CERT|SIGNATURE|UNABLE_TO_|ERR_TLS_/
@@ -76,28 +67,24 @@ export const connectFailed = (url: URL, error: { readonly code?: string | undefi
     : TLS.test(code)
     ? `the TLS handshake failed: ${detail}`
     : detail
-  return new WebSocketException({
-    reason: "Connect",
-    message: `Could not connect to ${redactUrl(url)}: ${what.includes(code) ? what : `${what} (${code})`}`,
-    cause: detail === error.message ? error : undefined
-  })
+  return WebSocketException.connectWith(
+    url,
+    what.includes(code) ? what : `${what} (${code})`,
+    detail === error.message ? error : undefined
+  )
 }
 
 /** The engine refused to start the connection (a setting it could not use); the message names the setting. */
 export const notStarted = (url: URL, error: unknown): WebSocketException => {
   const message = error instanceof Error ? error.message : String(error)
   const detail = scrub(message, url)
-  return new WebSocketException({
-    reason: "Connect",
-    message: `Could not start a connection to ${redactUrl(url)}: ${detail}`,
-    // the original error may quote the URL with its password: keep it only when it does not
-    cause: detail === message ? error : undefined
-  })
+  // the original error may quote the URL with its password: keep it only when it does not
+  return WebSocketException.invalidRequest(
+    `Could not start a connection to ${redactUrl(url)}: ${detail}`,
+    detail === message ? error : undefined
+  )
 }
 
 /** The connection ended before the handshake did. */
 export const closedDuringHandshake = (url: URL): WebSocketException =>
-  new WebSocketException({
-    reason: "Connect",
-    message: `Connection to ${redactUrl(url)} closed during the handshake`
-  })
+  WebSocketException.connectWith(url, "the connection closed during the handshake")

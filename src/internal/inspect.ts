@@ -4,7 +4,7 @@
  * objects, its state and its url (which may hold a password) live on non-enumerable fields, so that neither
  * `Object.keys`, a spread, `JSON.stringify` nor a structural printer reaches them.
  */
-import { redactUrl } from "./redact.js"
+import { redactUrl } from "../core/redact.js"
 
 /** The facts a session shows. */
 export interface SessionFacts {

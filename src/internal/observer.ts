@@ -14,10 +14,10 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
 import type { CloseReason } from "../CloseReason.js"
+import { redactUrl } from "../core/redact.js"
 import type * as Engine from "../Engine.js"
 import type { WebSocketException } from "../Errors.js"
 import * as Metrics from "./metrics.js"
-import { redactUrl } from "./redact.js"
 
 /** The span around each opening handshake. */
 export const CONNECT_SPAN = "websockets.connect"

@@ -69,34 +69,19 @@ const WAKE: Outgoing = Frame.text("effect-websockets/Reconnecting/wake")
 const INTERNAL_ERROR = new CloseReason({ code: CloseReason.Codes.INTERNAL_ERROR, message: "" })
 
 const closedError = (reason: Option.Option<CloseReason>) =>
-  new WebSocketException({
-    reason: "Closed",
-    message: Option.match(reason, {
-      onNone: () => "The reconnecting WebSocket session is closed",
-      onSome: (r) => `The reconnecting WebSocket session is closed: ${r.toString()}`
-    }),
-    closeReason: Option.getOrUndefined(reason)
-  })
+  WebSocketException.closed(reason, "reconnecting WebSocket session")
 
 /** The error a connection ended with, told from its close reason (used when the reader has not said yet). */
 const endError = (reason: Option.Option<CloseReason>): WebSocketException => {
   if (Option.isNone(reason) || reason.value.code === CloseReason.Codes.CLOSED_ABNORMALLY) {
     const abnormal = new CloseReason({ code: CloseReason.Codes.CLOSED_ABNORMALLY, message: "" })
-    return new WebSocketException({
-      reason: "Closed",
-      message: "The connection was closed abnormally, without a Close frame",
-      closeReason: abnormal
-    })
+    return WebSocketException.abnormalClosure(abnormal)
   }
   // the session sends exactly this reason on a ping timeout
   if (reason.value.code === CloseReason.Codes.INTERNAL_ERROR && reason.value.message === "Ping timeout") {
-    return new WebSocketException({ reason: "PingTimeout", message: "No Pong in time", closeReason: reason.value })
+    return WebSocketException.pingTimeout(reason.value)
   }
-  return new WebSocketException({
-    reason: "Closed",
-    message: `The peer closed the connection: ${reason.value.toString()}`,
-    closeReason: reason.value
-  })
+  return WebSocketException.peerClosed(reason.value)
 }
 
 /** How one attempt ended. */
@@ -149,7 +134,7 @@ const invalidRequest = (request: Request): WebSocketException | undefined => {
     resolve(request)
     return undefined
   } catch (error) {
-    if (error instanceof InvalidRequest) return new WebSocketException({ reason: "Connect", message: error.message })
+    if (error instanceof InvalidRequest) return WebSocketException.invalidRequest(error.message)
     return undefined // anything else is the builder's to report
   }
 }
@@ -391,17 +376,13 @@ const makeSession = (
 ): ReconnectingSession => {
   const { closeRequested, ended, inbox, outgoing, state, status } = parts
   const notOpen = () => closedError(Option.fromNullable(state.closing))
-  const bufferFull = () =>
-    new WebSocketException({
-      reason: "BufferFull",
-      message: "The send buffer of the reconnecting session is full"
-    })
+  const bufferFull = () => WebSocketException.bufferFull("the reconnecting session")
 
   const close = (reason: CloseReason = normal): Effect.Effect<void, WebSocketException> =>
     Effect.suspend(() => {
       const invalid = validateForSending(reason)
       if (invalid !== undefined) {
-        return Effect.fail(new WebSocketException({ reason: "InvalidCloseCode", message: invalid }))
+        return Effect.fail(WebSocketException.invalidCloseCode(invalid))
       }
       if (state.closing !== undefined || state.finished) return Effect.void
       state.closing = reason

@@ -19,6 +19,8 @@ import * as Sink from "effect/Sink"
 import * as Stream from "effect/Stream"
 import { CloseReason, normal, validateForSending } from "../CloseReason.js"
 import type { WebsocketContentConverter } from "../Converter.js"
+import { CloseCodes } from "../core/limits.js"
+import { withoutPassword } from "../core/redact.js"
 import type * as Engine from "../Engine.js"
 import { WebsocketConverterNotFoundException, WebSocketException } from "../Errors.js"
 import * as Frame from "../Frame.js"
@@ -27,7 +29,6 @@ import { converterNotFound, deserializeWith } from "./deserialize.js"
 import * as Inbox from "./inbox.js"
 import * as Inspect from "./inspect.js"
 import type { Observer } from "./observer.js"
-import { withoutPassword } from "./redact.js"
 import * as Signal from "./signal.js"
 
 /** Settings a session runs with, resolved by the plugin. */
@@ -49,16 +50,6 @@ const INCOMING_HIGH_WATER_COUNT = 4096
 export const OUTGOING_HIGH_WATER_BYTES = 1024 * 1024
 
 const sizeOf = (data: string | Uint8Array): number => typeof data === "string" ? data.length : data.byteLength
-
-const closedError = (reason: Option.Option<CloseReason>) =>
-  new WebSocketException({
-    reason: "Closed",
-    message: Option.match(reason, {
-      onNone: () => "The WebSocket session is closed",
-      onSome: (r) => `The WebSocket session is closed: ${r.toString()}`
-    }),
-    closeReason: Option.getOrUndefined(reason)
-  })
 
 const pingPayload = (): Uint8Array => {
   const payload = new Uint8Array(16)
@@ -156,12 +147,8 @@ class State implements Engine.Listener {
     }
   }
   onViolation(violation: Engine.Violation, code: number, message: string): void {
-    failSession(
-      this,
-      violation,
-      new CloseReason({ code, message: "" }),
-      violation === "FrameTooBig" ? `Frame is too big: ${message}` : `Protocol violation by the peer: ${message}`
-    )
+    const close = new CloseReason({ code, message: "" })
+    failSession(this, close, (sent) => WebSocketException.violation(violation, message, sent))
   }
   onCloseFrame(code: number, reason: string): void {
     // the peer's Close has arrived (its echo, or our Close, is on the wire): the session is over even while TCP
@@ -182,15 +169,7 @@ class State implements Engine.Listener {
     }
     if (code === 1006) {
       const abnormal = new CloseReason({ code: 1006, message: "" })
-      return endSession(
-        this,
-        Option.some(abnormal),
-        new WebSocketException({
-          reason: "Closed",
-          message: "The connection was closed abnormally, without a Close frame",
-          closeReason: abnormal
-        })
-      )
+      return endSession(this, Option.some(abnormal), WebSocketException.abnormalClosure(abnormal))
     }
     endSession(
       this,
@@ -222,21 +201,12 @@ const sendClose = (state: State, reason: CloseReason) => {
 }
 
 /** Fails the session for a reason of our own (violation, ping timeout) after sending the matching Close. */
-const failSession = (
-  state: State,
-  reason: "PingTimeout" | Engine.Violation,
-  close: CloseReason,
-  message: string
-) => {
+const failSession = (state: State, close: CloseReason, error: (sent: CloseReason) => WebSocketException) => {
   if (state.phase === "Ended") return
   sendClose(state, close)
   // closeReason tells what went on the wire: when our own Close had gone out before, it stays the reason
   const sent = state.sentReason ?? close
-  endSession(
-    state,
-    Option.some(sent),
-    new WebSocketException({ reason, message, closeReason: sent })
-  )
+  endSession(state, Option.some(sent), error(sent))
 }
 
 /** Tells the connection to pause or resume reading when the reasons to pause have changed. */
@@ -346,9 +316,8 @@ const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Dur
         state.pendingPong = undefined
         return failSession(
           state,
-          "PingTimeout",
-          new CloseReason({ code: 1011, message: "Ping timeout" }),
-          `No Pong within ${Duration.format(timeout)}`
+          new CloseReason({ code: CloseCodes.INTERNAL_ERROR, message: "Ping timeout" }),
+          (sent) => WebSocketException.pingTimeout(sent, timeout)
         )
       }
       state.pendingPong = undefined
@@ -484,9 +453,9 @@ export const closeWith = (session: DefaultClientWebSocketSession, reason: CloseR
 const stateKey = Symbol.for("effect-websockets/Session/state")
 
 const notOpen = (state: State) =>
-  closedError(state.phase === "Ended" ? state.endReason : Option.fromNullable(state.sentReason))
+  WebSocketException.closed(state.phase === "Ended" ? state.endReason : Option.fromNullable(state.sentReason))
 
-const protocolMisuse = (message: string) => Effect.fail(new WebSocketException({ reason: "Protocol", message }))
+const protocolMisuse = (message: string) => Effect.fail(WebSocketException.protocol(message))
 
 /** Writes one outgoing item; returns an Effect only when the caller has to wait (or fail). */
 const write = (
@@ -525,10 +494,7 @@ const write = (
         }
         if (connection.controlFrames === false) {
           return Effect.fail(
-            new WebSocketException({
-              reason: "Capability",
-              message: `The engine cannot send a ${item._tag} frame: it lacks PingCapability`
-            })
+            WebSocketException.capability(`send(Frame.${item._tag.toLowerCase()})`, "it lacks PingCapability")
           )
         }
         if (item._tag === "Ping") connection.ping(item.data)
@@ -538,7 +504,7 @@ const write = (
       case "Close": {
         const invalid = Frame.validateClosePayload(item.data)
         if (invalid !== undefined) {
-          return Effect.fail(new WebSocketException({ reason: "InvalidCloseCode", message: invalid }))
+          return Effect.fail(WebSocketException.invalidCloseCode(invalid))
         }
         return closeNow(state, Option.getOrElse(Frame.readReason(item), () => normal))
       }
@@ -561,7 +527,7 @@ const fragmentMisuse = (state: State, what: string) =>
 const closeNow = (state: State, reason: CloseReason): Effect.Effect<void, WebSocketException> => {
   const invalid = validateForSending(reason)
   if (invalid !== undefined) {
-    return Effect.fail(new WebSocketException({ reason: "InvalidCloseCode", message: invalid }))
+    return Effect.fail(WebSocketException.invalidCloseCode(invalid))
   }
   if (state.phase === "Open") sendClose(state, reason)
   return Effect.void

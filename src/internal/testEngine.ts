@@ -16,9 +16,9 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { CloseReason, isValidWireCode, normal } from "../CloseReason.js"
+import { redactUrl } from "../core/redact.js"
 import type * as Engine from "../Engine.js"
 import * as Frame from "../Frame.js"
-import { redactUrl } from "./redact.js"
 
 /** The handshake request as the scripted server sees it. */
 export interface ServerRequest {
