@@ -25,6 +25,7 @@
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Inspectable from "effect/Inspectable"
 import type * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
@@ -114,7 +115,7 @@ export interface ReconnectingOptions<E = never, R = never> {
  * @since 0.1.0
  * @category models
  */
-export interface ReconnectingSession {
+export interface ReconnectingSession extends Inspectable.Inspectable {
   /**
    * Data messages from every connection in turn, each once, in order. Ends when the session closes normally;
    * fails only when it ends for good with an error (reconnecting gave up, or a permanent refusal), with that error.

@@ -10,6 +10,7 @@ import * as Inspectable from "effect/Inspectable"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import * as util from "node:util"
 import { TestEngine, WebSockets } from "../src/index.js"
 import { live } from "./helpers/layers.js"
@@ -159,4 +160,28 @@ describe("sessions print no secrets", () => {
       Effect.scoped,
       Effect.provide(WebSockets.layer().pipe(Layer.provideMerge(TestEngine.layer({ handler: () => Effect.never }))))
     ))
+
+  it.scopedLive("a reconnecting session prints a few safe facts, not its members, and no secret", () =>
+    Effect.gen(function*() {
+      const srv = yield* server()
+      const url = srv.url("/").replace("ws://", `ws://erin:${encoded}@`)
+      const session = yield* WebSockets.reconnecting({ url, headers: { "x-token": Redacted.make(token) } }, {
+        schedule: Schedule.spaced("10 millis")
+      }).pipe(Effect.provide(live()))
+      const forms = [
+        util.inspect(session, { depth: Infinity }),
+        String(session),
+        JSON.stringify(session),
+        Inspectable.toStringUnknown(session)
+      ]
+      for (const text of forms) expectClean("reconnecting session", text)
+      expect(session.toString()).toBe(Inspectable.format(session.toJSON()))
+      expect(util.inspect(session)).not.toContain("Stream")
+      const phase = () => (session.toJSON() as { _id: string; phase: string })
+      expect(phase()._id).toBe("effect-websockets/ReconnectingSession")
+      expect(["Reconnecting", "Open"]).toContain(phase().phase)
+      yield* session.close()
+      yield* session.closeReason
+      expect(phase().phase).toBe("Closed")
+    }))
 })

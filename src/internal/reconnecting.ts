@@ -22,6 +22,7 @@ import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Inspectable from "effect/Inspectable"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -420,6 +421,18 @@ const makeSession = (
   const converter = Option.getOrUndefined(contentConverter)
 
   return {
+    // printed (util.inspect, JSON.stringify, String, Effect.log) as a few safe facts, like a session (inspect.ts),
+    // rather than as the Effects and Streams of its members
+    toJSON: () => ({
+      _id: "effect-websockets/ReconnectingSession",
+      phase: state.finished ? "Closed" : state.closing !== undefined ? "Closing" : state.open ? "Open" : "Reconnecting"
+    }),
+    toString() {
+      return Inspectable.format(this.toJSON())
+    },
+    [Inspectable.NodeInspectSymbol]() {
+      return this.toJSON()
+    },
     incoming,
     receive: take,
     send,
