@@ -1,6 +1,8 @@
 /**
  * The transport seam. The session logic talks only to this interface; engines (`NodeEngine` over `ws`,
- * `TestEngine` in memory) implement it.
+ * `BrowserEngine` over the standard `WebSocket`, `TestEngine` in memory) implement it. Its types are defined once,
+ * Effect-free, in src/core/transport.ts (where each member is documented), and declared here under their public
+ * names.
  *
  * An engine owns framing, masking, UTF-8 validation, the size limit and the close handshake on the wire; the
  * session owns the rules (which reason, which error, pings, backpressure policy). Connections report through a
@@ -9,8 +11,8 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Transport from "./core/transport.js"
 import type { WebSocketException } from "./Errors.js"
 
 /**
@@ -96,29 +98,17 @@ export const allCapabilities: ReadonlySet<Capability> = new Set<Capability>([
  * @since 0.1.0
  * @category models
  */
-export interface DeflateOptions {
-  readonly clientNoContextTakeover?: boolean | undefined
-  readonly serverNoContextTakeover?: boolean | undefined
-  readonly compressionLevel?: number | undefined
-  readonly compressIfBiggerThan?: number | undefined
-}
+export interface DeflateOptions extends Transport.DeflateOptions {}
 
 /**
- * What the session asks an engine to open.
+ * What the session asks an engine to open: `url` (ws: or wss:, may carry user info, which engines send as Basic
+ * authorization), `headers`, `protocols`, `maxFrameSize` (the largest message, after reassembly and inflation, the
+ * engine accepts, in bytes) and `deflate`.
  *
  * @since 0.1.0
  * @category models
  */
-export interface ConnectRequest {
-  /** ws: or wss: URL; may carry user info, which engines send as Basic authorization. */
-  readonly url: URL
-  readonly headers: Readonly<Record<string, string>>
-  readonly protocols: ReadonlyArray<string>
-  /** Largest message (after reassembly and inflation) the engine accepts, in bytes. */
-  readonly maxFrameSize: number
-  readonly deflate: DeflateOptions | undefined
-  readonly connectTimeout: Duration.Duration
-}
+export interface ConnectRequest extends Transport.ConnectRequest {}
 
 /**
  * Why the engine gave up on the peer's traffic.
@@ -126,37 +116,19 @@ export interface ConnectRequest {
  * @since 0.1.0
  * @category models
  */
-export type Violation = "Protocol" | "FrameTooBig"
+export type Violation = Transport.Violation
 
 /**
- * Events of an open connection, called synchronously by the engine.
+ * Events of an open connection, called synchronously by the engine: `onOpen` (before any other event, so that the
+ * session can answer a Ping that arrives before `connect` has resumed), `onMessage` (a whole data message),
+ * `onPing`, `onPong`, `onViolation` (the peer broke the protocol or sent too much; `code` is the close code to
+ * answer with), `onCloseFrame` (the peer's Close frame has arrived; nothing more may be written) and `onClose` (the
+ * connection is gone: the peer's code, 1005 when its Close had none, or 1006 without a Close frame).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Listener {
-  /**
-   * The handshake succeeded. Engines call this synchronously before any other event, so the session can answer a
-   * Ping that arrives before `connect` has resumed its fiber.
-   */
-  readonly onOpen: (connection: Connection) => void
-  /** A whole data message: a string for text, bytes for binary. */
-  readonly onMessage: (data: string | Uint8Array) => void
-  readonly onPing: (payload: Uint8Array) => void
-  readonly onPong: (payload: Uint8Array) => void
-  /** The peer broke the protocol or sent too much; `code` is the close code to answer with. */
-  readonly onViolation: (violation: Violation, code: number, message: string) => void
-  /**
-   * The peer's Close frame has arrived (engines that can tell it apart from the end of the transport call this
-   * before `onClose`; `code` as for `onClose`). From here on nothing more may be written.
-   */
-  readonly onCloseFrame?: (code: number, reason: string) => void
-  /**
-   * The connection is gone. `code` is the peer's close code (1005 when its Close had none), or 1006 when the
-   * connection ended without a Close frame from the peer.
-   */
-  readonly onClose: (code: number, reason: string) => void
-}
+export interface Listener extends Transport.Listener {}
 
 /**
  * The answer to the upgrade request.
@@ -164,45 +136,18 @@ export interface Listener {
  * @since 0.1.0
  * @category models
  */
-export interface Handshake {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly protocol: string
-  readonly extensions: string
-}
+export interface Handshake extends Transport.Handshake {}
 
 /**
- * An open connection.
+ * An open connection: `send` (a data frame; `onWritten` once handed to the transport), `ping`, `pong`, `close`
+ * (starts the closing handshake), `terminate` (drops the transport without a Close), `pause` / `resume` (reading,
+ * for backpressure), `bufferedAmount`, `flush` (calls back once everything queued is written, on an event), and
+ * `controlFrames: false` where the transport cannot send Ping or Pong frames at all.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Connection {
-  readonly handshake: Handshake
-  /** Sends a data frame; `onWritten` runs once the frame is handed to the transport (or it failed). */
-  readonly send: (data: string | Uint8Array, fin: boolean, onWritten?: (error?: Error) => void) => void
-  readonly ping: (payload: Uint8Array) => void
-  readonly pong: (payload: Uint8Array) => void
-  /**
-   * `false` when the transport cannot send Ping or Pong frames at all (the standard `WebSocket` API, whose
-   * runtime answers Pings itself): sending one fails with `Capability` instead of being dropped.
-   */
-  readonly controlFrames?: boolean | undefined
-  /** Starts the closing handshake; `onClose` fires when the peer answers or the transport ends. */
-  readonly close: (code: number, reason: string) => void
-  /** Drops the transport at once, without a Close frame. */
-  readonly terminate: () => void
-  /** Stops reading from the transport (backpressure) until `resume`. */
-  readonly pause: () => void
-  readonly resume: () => void
-  /** Bytes queued for writing and not yet taken by the transport. */
-  readonly bufferedAmount: () => number
-  /**
-   * Calls `onDrained` once everything queued has been handed to the transport (or the transport has ended), on an
-   * event rather than by polling. May return a function that unregisters `onDrained` (an interrupted flush).
-   */
-  readonly flush: (onDrained: () => void) => void | (() => void)
-}
+export interface Connection extends Transport.Connection {}
 
 /**
  * An engine.

@@ -339,8 +339,7 @@ const open = (
     const connectRequest: Engine.ConnectRequest = {
       ...resolved,
       maxFrameSize: config.maxFrameSize,
-      deflate: Option.getOrUndefined(config.extensions.deflate),
-      connectTimeout: config.connectTimeout
+      deflate: Option.getOrUndefined(config.extensions.deflate)
     }
     const timeoutError = () => WebSocketException.timeout(config.connectTimeout)
     const observe = observer.make(engine, resolved.url, config.metrics !== false)

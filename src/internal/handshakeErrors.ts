@@ -1,8 +1,12 @@
 /**
  * The errors of opening a connection, made in one place so that every engine says the same thing, names what was
- * wrong, and never shows a password (see redact.ts).
+ * wrong, and never shows a password (see core/redact.ts). The transports of src/core/ describe a failure as plain
+ * data (`ConnectFailure`); `fromFailure` is the one function that words it, and `connect` the one wrapper that turns
+ * a callback transport into an Engine's `connect` Effect.
  */
+import * as Effect from "effect/Effect"
 import { redactUrl, scrub } from "../core/redact.js"
+import type * as Transport from "../core/transport.js"
 import { WebSocketException } from "../Errors.js"
 
 /** The server answered with another status than 101 (API.md's exact message). */
@@ -59,7 +63,11 @@ const CERTIFICATE = /CERT|SIGNATURE|UNABLE_TO_|ERR_TLS_/
 const TLS = /^(EPROTO|ERR_SSL_|ECONNRESET_TLS)/
 
 /** A transport failure before any answer: refused, unreachable, DNS, TLS. The message names the cause. */
-export const connectFailed = (url: URL, error: { readonly code?: string | undefined; readonly message: string }) => {
+export const connectFailed = (
+  url: URL,
+  error: { readonly code?: string | undefined; readonly message: string },
+  cause: unknown = error
+) => {
   const code = error.code ?? "unknown"
   const detail = scrub(error.message, url)
   const what = CERTIFICATE.test(code)
@@ -70,7 +78,7 @@ export const connectFailed = (url: URL, error: { readonly code?: string | undefi
   return WebSocketException.connectWith(
     url,
     what.includes(code) ? what : `${what} (${code})`,
-    detail === error.message ? error : undefined
+    detail === error.message ? cause : undefined
   )
 }
 
@@ -88,3 +96,48 @@ export const notStarted = (url: URL, error: unknown): WebSocketException => {
 /** The connection ended before the handshake did. */
 export const closedDuringHandshake = (url: URL): WebSocketException =>
   WebSocketException.connectWith(url, "the connection closed during the handshake")
+
+/** The error for a transport's plain failure description: the same text whichever engine reported it. */
+export const fromFailure = (url: URL, failure: Transport.ConnectFailure): WebSocketException => {
+  switch (failure._tag) {
+    case "UnexpectedStatus":
+      return unexpectedStatus(failure.status)
+    case "NotUpgraded":
+      return notUpgraded(url, failure.headers as Readonly<Record<string, string | Array<string> | undefined>>)
+    case "AnswerRejected":
+      return answerRejected(url, failure.problem, failure.offered, failure.chosen)
+    case "MalformedAnswer":
+      return malformedAnswer(url, failure.code, failure.cause)
+    case "TransportFailed":
+      return connectFailed(url, { code: failure.code, message: failure.message }, failure.cause)
+    case "Unreachable":
+      return WebSocketException.connectWith(url, failure.detail)
+    case "Refused":
+      return WebSocketException.connect(url, failure.cause)
+    case "NotStarted":
+      return notStarted(url, failure.cause)
+    case "ClosedDuringHandshake":
+      return closedDuringHandshake(url)
+    case "Unsupported":
+      return WebSocketException.capability(failure.setting, failure.why)
+  }
+}
+
+/**
+ * An Engine's `connect` over a callback transport: the attempt runs until `done`, and interrupting the Effect
+ * aborts it. `done` is called once, after `listener.onOpen` for an open connection.
+ */
+export const connect = (
+  transport: Transport.Connect,
+  request: Transport.ConnectRequest,
+  listener: Transport.Listener
+): Effect.Effect<Transport.Connection, WebSocketException> =>
+  Effect.async<Transport.Connection, WebSocketException>((resume) => {
+    const abort = transport(request, listener, (outcome) =>
+      resume(
+        outcome._tag === "Opened"
+          ? Effect.succeed(outcome.connection)
+          : Effect.fail(fromFailure(request.url, outcome))
+      ))
+    return Effect.sync(abort)
+  })
