@@ -16,6 +16,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { CloseReason, normal } from "./CloseReason.js"
 import type { WebsocketContentConverter } from "./Converter.js"
@@ -24,7 +25,7 @@ import { WebSocketException } from "./Errors.js"
 import * as Metrics from "./internal/metrics.js"
 import * as observer from "./internal/observer.js"
 import * as internalReconnecting from "./internal/reconnecting.js"
-import { InvalidRequest, type RequestOptions as RequestFields, resolve, type Scheme } from "./internal/request.js"
+import { InvalidRequest, resolveEither, type Scheme } from "./internal/request.js"
 import * as internal from "./internal/session.js"
 import * as internalSocket from "./internal/socket.js"
 import type { DefaultClientWebSocketSession } from "./Session.js"
@@ -39,15 +40,24 @@ import type { DefaultClientWebSocketSession } from "./Session.js"
 export type Request = string | URL | HttpClientRequest.HttpClientRequest | RequestOptions
 
 /**
- * The object form of a request: `url`, `host`, `port`, `path`, `headers` (values may be `Redacted`), `protocols`.
+ * The object form of a request (Ktor's `host`, `port`, `path` and request builder): `url`, `method` (only `"GET"`),
+ * `host`, `port`, `path` (with an optional `?query`), `headers` (values may be `Redacted`), `protocols`.
  *
- * Declared here rather than aliased from the internal module, so that declarations emitted by users name it
- * `WebSockets.RequestOptions` (a subpath the package exports), never by an internal path.
+ * Declared here, in a public module, so that declarations emitted by users name it `WebSockets.RequestOptions` (a
+ * subpath the package exports), never by an internal path; internal/request.ts imports it from here.
  *
  * @since 0.1.0
  * @category models
  */
-export interface RequestOptions extends RequestFields {}
+export interface RequestOptions {
+  readonly url?: string | URL | undefined
+  readonly method?: "GET" | undefined
+  readonly host?: string | undefined
+  readonly port?: number | undefined
+  readonly path?: string | undefined
+  readonly headers?: Readonly<Record<string, string | Redacted.Redacted>> | undefined
+  readonly protocols?: ReadonlyArray<string> | undefined
+}
 
 /**
  * Options of `socket` / `layerSocket`: `closeCodeIsError` (which close codes fail a run; default all but 1000 and
@@ -322,15 +332,9 @@ const open = (
   scheme: Scheme | undefined
 ): Effect.Effect<DefaultClientWebSocketSession, WebSocketException, WebSockets | Scope.Scope> =>
   Effect.flatMap(WebSockets, ({ config, engine }) => {
-    let resolved: ReturnType<typeof resolve>
-    try {
-      resolved = resolve(request, scheme)
-    } catch (error) {
-      if (error instanceof InvalidRequest) {
-        return Effect.fail(WebSocketException.invalidRequest(error.message))
-      }
-      return Effect.die(error)
-    }
+    // the rules live in core/request.ts; a refused request is a typed `Connect` failure
+    const resolved = resolveEither(request, scheme)
+    if (resolved instanceof InvalidRequest) return Effect.fail(WebSocketException.invalidRequest(resolved.message))
     for (const [capability, setting] of requiredCapabilities(config, resolved)) {
       if (!engine.capabilities.has(capability)) {
         return Effect.fail(WebSocketException.capability(setting, `it lacks ${capability}`))

@@ -1,199 +1,52 @@
-/** Turns every accepted request form into the URL, headers and protocols an engine connects with. */
+/**
+ * The Effect side of a request: turns the accepted forms that carry Effect values (`HttpClientRequest` with its
+ * `UrlParams`, headers whose values are `Redacted`) into the plain values whose rules live in core/request.ts. A
+ * refused request comes back as an `InvalidRequest` value, which the plugin turns into a typed `Connect` failure.
+ */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as UrlParams from "@effect/platform/UrlParams"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
+import * as Core from "../core/request.js"
+import type { Request, RequestOptions } from "../Layer.js"
 
-/** The object form of a request (Ktor's `host`, `port`, `path` and request builder). */
-export interface RequestOptions {
-  readonly url?: string | URL | undefined
-  readonly method?: "GET" | undefined
-  readonly host?: string | undefined
-  readonly port?: number | undefined
-  readonly path?: string | undefined
-  readonly headers?: Readonly<Record<string, string | Redacted.Redacted>> | undefined
-  readonly protocols?: ReadonlyArray<string> | undefined
-}
+export type { ResolvedRequest, Scheme } from "../core/request.js"
+export { InvalidRequest } from "../core/request.js"
+export type { Request, RequestOptions } from "../Layer.js"
 
-/** Every accepted request form. */
-export type Request = string | URL | HttpClientRequest.HttpClientRequest | RequestOptions
-
-/** A request ready for an engine; header values are plain here and must never reach a message. */
-export interface ResolvedRequest {
-  readonly url: URL
-  readonly headers: Readonly<Record<string, string>>
-  readonly protocols: ReadonlyArray<string>
-}
-
-/** Builders that force a scheme (`ws` / `wss`) and its default port. */
-export type Scheme = "ws" | "wss"
-
-const schemeOf: Record<string, Scheme | undefined> = {
-  "ws:": "ws",
-  "wss:": "wss",
-  "http:": "ws",
-  "https:": "wss"
-}
-
-/** Raised (as a defect) for a request that cannot be read as a WebSocket URL. */
-export class InvalidRequest extends Error {}
-
-const parseUrl = (input: string | URL, forced: Scheme | undefined): URL => {
-  let text = typeof input === "string" ? input : input.href
-  if (typeof input === "string" && !/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\//.test(text)) {
-    text = `${forced ?? "ws"}://${text.startsWith("/") ? `localhost${text}` : text}`
-  }
-  let url: URL
-  try {
-    url = new URL(text)
-  } catch {
-    throw new InvalidRequest(`Invalid WebSocket URL`)
-  }
-  const scheme = schemeOf[url.protocol]
-  if (scheme === undefined) {
-    throw new InvalidRequest(`Unsupported URL scheme ${url.protocol} (expected ws:, wss:, http: or https:)`)
-  }
-  return withScheme(url, forced ?? scheme)
-}
-
-const withScheme = (url: URL, scheme: Scheme): URL => {
-  if (url.protocol === `${scheme}:`) return url
-  // URL refuses to switch between special and non-special schemes in place, so rebuild it
-  const rebuilt = new URL(`${scheme}://${url.host}${url.pathname}${url.search}${url.hash}`)
-  rebuilt.username = url.username
-  rebuilt.password = url.password
-  return rebuilt
-}
-
-/** RFC 9110 token characters: header names and subprotocols. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
-/**
- * A header value may hold tabs, visible ASCII and Latin-1 (what Node's HTTP client sends): no CR, LF, NUL, other
- * control characters, or characters beyond U+00FF.
- */
-const INVALID_VALUE = /[^\t\u0020-\u007e\u0080-\u00ff]/
-/** One DNS label (letters, digits, hyphens; underscores are tolerated as resolvers do), after IDNA mapping. */
-const LABEL = "[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
-/** Dot-separated labels, 253 characters at most, with an optional final dot. */
-const HOST_NAME = new RegExp(`^(?=.{1,253}\\.?$)${LABEL}(?:\\.${LABEL})*\\.?$`)
-
-/** Checks one header; the message names the field and never shows its value (it may be a secret). */
-const checkHeader = (name: string, value: string): void => {
-  if (!TOKEN.test(name)) throw new InvalidRequest(`Invalid request: header name ${JSON.stringify(name)} is not a token`)
-  if (INVALID_VALUE.test(value)) {
-    throw new InvalidRequest(
-      `Invalid request: the value of header "${name}" holds a character a header may not carry (CR, LF, another ` +
-        "control character, or one beyond U+00FF)"
-    )
-  }
-}
-
+/** The header values with `Redacted` ones unwrapped: plain from here on, and never put in a message. */
 const plainHeaders = (
-  headers: Readonly<Record<string, string | Redacted.Redacted>> | undefined
-): Record<string, string> => {
-  const out: Record<string, string> = {}
-  if (headers === undefined) return out
+  headers: RequestOptions["headers"]
+): Readonly<Record<string, unknown>> | undefined => {
+  if (headers === undefined) return undefined
+  const out: Record<string, unknown> = {}
   for (const [name, value] of Object.entries(headers)) {
-    const plain = Redacted.isRedacted(value) ? Redacted.value(value) : value
-    if (typeof plain !== "string") {
-      throw new InvalidRequest(`Invalid request: the value of header "${name}" is not a string`)
-    }
-    checkHeader(name, plain)
-    out[name] = plain
+    out[name] = Redacted.isRedacted(value)
+      ? Redacted.value(value)
+      : value
   }
   return out
 }
 
-const checkProtocols = (protocols: ReadonlyArray<string>): ReadonlyArray<string> => {
-  const seen = new Set<string>()
-  protocols.forEach((protocol, i) => {
-    if (typeof protocol !== "string" || !TOKEN.test(protocol)) {
-      throw new InvalidRequest(`Invalid request: protocols[${i}] is not a valid subprotocol name`)
-    }
-    if (seen.has(protocol)) throw new InvalidRequest(`Invalid request: protocols[${i}] repeats "${protocol}"`)
-    seen.add(protocol)
-  })
-  return protocols
-}
-
-const checkPort = (port: unknown): number => {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    throw new InvalidRequest(`Invalid request: port must be an integer from 1 to 65535 (got ${String(port)})`)
-  }
-  return port
-}
-
-/** The host as the URL will hold it (IDNA-mapped, IPv6 in brackets), or a failure naming the field. */
-const checkHost = (host: unknown): string => {
-  const refuse = () =>
-    new InvalidRequest(`Invalid request: host must be a host name or an IP address (got ${JSON.stringify(host)})`)
-  if (typeof host !== "string" || host === "") throw refuse()
-  // an IPv6 address, bare or in brackets
-  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host
-  if (bare.includes(":")) {
-    try {
-      return new URL(`ws://[${bare}]/`).hostname
-    } catch {
-      throw refuse()
-    }
-  }
-  // anything that would be read as a port, a path, user info or a query is not part of a host
-  if (/[\s/?#@:\\[\]%]/.test(host)) throw refuse()
-  let mapped: string
-  try {
-    mapped = new URL(`ws://${host}/`).hostname
-  } catch {
-    throw refuse()
-  }
-  // IPv4 addresses pass too: URL has normalised them to dotted decimal
-  if (!HOST_NAME.test(mapped)) throw refuse()
-  return mapped
-}
-
-/** Splits a `path` option at its first `?`: everything after it (further `?` included) is the query. */
-const applyPath = (url: URL, path: unknown): void => {
-  if (typeof path !== "string") throw new InvalidRequest("Invalid request: path must be a string")
-  // WebSocket URLs have no fragment (RFC 6455 §3)
-  if (path.includes("#")) throw new InvalidRequest("Invalid request: path must not hold a fragment (#)")
-  const query = path.indexOf("?")
-  url.pathname = query === -1 ? path : path.slice(0, query)
-  // a path without a query keeps the url's own
-  if (query !== -1) url.search = path.slice(query + 1)
-}
-
-/** Resolves a request; throws `InvalidRequest` for an unusable URL. */
-export const resolve = (request: Request, forced?: Scheme): ResolvedRequest => {
-  if (typeof request === "string" || request instanceof URL) {
-    return { url: parseUrl(request, forced), headers: {}, protocols: [] }
-  }
+/** Resolves a request to plain values, or the `InvalidRequest` that names what is wrong. */
+export const resolveEither = (
+  request: Request,
+  forced?: Core.Scheme
+): Core.ResolvedRequest | Core.InvalidRequest => {
+  if (typeof request === "string" || request instanceof URL) return Core.resolveUrl(request, forced)
   if (HttpClientRequest.TypeId in request) {
     const http = request as HttpClientRequest.HttpClientRequest
     const made = UrlParams.makeUrl(http.url, http.urlParams, http.hash)
-    if (Either.isLeft(made)) throw new InvalidRequest("Invalid WebSocket URL")
-    const protocols = http.headers["sec-websocket-protocol"]
-    const headers: Record<string, string> = { ...http.headers }
-    delete headers["sec-websocket-protocol"]
-    for (const [name, value] of Object.entries(headers)) checkHeader(name, value)
-    return {
-      url: parseUrl(made.right, forced),
-      headers,
-      protocols: checkProtocols(
-        protocols === undefined ? [] : protocols.split(",").map((p) => p.trim()).filter((p) => p !== "")
-      )
-    }
+    if (Either.isLeft(made)) return new Core.InvalidRequest("Invalid WebSocket URL")
+    return Core.resolveHttp(made.right, http.headers, forced)
   }
   const options = request as RequestOptions
-  if (options.method !== undefined && options.method !== "GET") {
-    throw new InvalidRequest(`Invalid request: method must be "GET" (got ${JSON.stringify(options.method)})`)
-  }
-  // the parts are checked before the URL is touched: URL setters silently ignore what they cannot parse
-  const host = options.host === undefined ? undefined : checkHost(options.host)
-  const port = options.port === undefined ? undefined : checkPort(options.port)
-  const headers = plainHeaders(options.headers)
-  const protocols = checkProtocols(options.protocols ?? [])
-  const url = parseUrl(options.url ?? `${forced ?? "ws"}://localhost/`, forced)
-  if (host !== undefined) url.hostname = host
-  if (port !== undefined) url.port = String(port)
-  if (options.path !== undefined) applyPath(url, options.path)
-  return { url, headers, protocols }
+  return Core.resolveOptions({ ...options, headers: plainHeaders(options.headers) }, forced)
+}
+
+/** Resolves a request; throws `InvalidRequest` for an unusable one. */
+export const resolve = (request: Request, forced?: Core.Scheme): Core.ResolvedRequest => {
+  const resolved = resolveEither(request, forced)
+  if (resolved instanceof Core.InvalidRequest) throw resolved
+  return resolved
 }
