@@ -234,8 +234,11 @@ export const resolveConfig = (options: Options = {}): WebSocketsConfig => {
 export const layer = (options: Options = {}): Layer.Layer<WebSockets, never, Engine.Engine> =>
   Layer.effect(
     WebSockets,
-    Effect.flatMap(Effect.try({ try: () => resolveConfig(options), catch: (e) => e }).pipe(Effect.orDie), (config) =>
-      Effect.map(Engine.Engine, (engine) => ({ config, engine })))
+    // an invalid option is a programmer mistake: `Effect.sync` turns the throw into a defect
+    Effect.flatMap(
+      Effect.sync(() => resolveConfig(options)),
+      (config) => Effect.map(Engine.Engine, (engine) => ({ config, engine }))
+    )
   )
 
 /**
