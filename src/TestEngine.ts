@@ -3,8 +3,9 @@
  *
  * The server answers each handshake (`accept` with a status 101, a protocol and headers, or `refuse` with any
  * status), then runs a `handler` per connection that reads what the client sent (`receive`, `incoming`: data frames
- * and Close, Ping, Pong) and answers (`send`, `close`, `drop`). Its protocol layer answers the client's Pings and
- * Close on its own, like a real server library, unless told to `ignorePings` / `ignoreClose`.
+ * and Close, Ping, Pong) and answers (`send`, `close`, `drop`). A handler that returns leaves its connection open
+ * (the test may go on scripting it through `nextConnection`); `close` or `drop` end it. Its protocol layer answers
+ * the client's Pings and Close on its own, like a real server library, unless told to `ignorePings` / `ignoreClose`.
  *
  * The engine keeps the rules of `NodeEngine` (size limit, close handshake, pause), and every wait in the library
  * is an Effect timer, so under `it.effect` a ping timeout or a connect timeout is reached with `TestClock.adjust`.
@@ -44,8 +45,8 @@ import * as HandshakeErrors from "./internal/handshakeErrors.js"
 import * as internal from "./internal/testEngine.js"
 
 /**
- * The handshake request as the scripted server sees it: URL, headers, offered protocols and deflate settings,
- * and the client's `maxFrameSize`.
+ * The handshake request as the scripted server sees it: URL, headers (names in lower case, as a Node server sees
+ * them), offered protocols and deflate settings, and the client's `maxFrameSize`.
  *
  * @since 0.1.0
  * @category models
