@@ -5,7 +5,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { createHash } from "node:crypto"
+import { WebSocket as WsWebSocket } from "ws"
+import * as BrowserEngine from "../src/BrowserEngine.js"
+import type * as Transport from "../src/core/transport.js"
+import type * as Engine from "../src/Engine.js"
 import { WebSocketException, WebSockets } from "../src/index.js"
+import * as HandshakeErrors from "../src/internal/handshakeErrors.js"
+import * as NodeEngine from "../src/NodeEngine.js"
 import { live, renderings } from "./helpers/layers.js"
 import { freePort, server, tcpServer } from "./helpers/wsServer.js"
 
@@ -104,4 +110,62 @@ describe("a URL password reads <redacted> in messages, never %3Credacted%3E, nev
         }
       }
     }))
+})
+
+describe("one failure, one text: the engines' failures are worded in one place (internal/handshakeErrors.ts)", () => {
+  const listener: Engine.Listener = {
+    onOpen: () => {},
+    onMessage: () => {},
+    onPing: () => {},
+    onPong: () => {},
+    onViolation: () => {},
+    onClose: () => {}
+  }
+  const connectRequest = (url: string): Engine.ConnectRequest => ({
+    url: new URL(url),
+    headers: {},
+    protocols: [],
+    maxFrameSize: 1024,
+    deflate: undefined
+  })
+  const engines = [NodeEngine.make, BrowserEngine.makeConstructor(WsWebSocket)]
+
+  it.scopedLive("a refused upgrade (403) reads the same on NodeEngine and BrowserEngine", () =>
+    Effect.gen(function*() {
+      const ws = yield* server({ options: { verifyClient: (_info, cb) => cb(false, 403) } })
+      const errors = yield* Effect.forEach(engines, (engine) =>
+        Effect.flip(engine.connect(connectRequest(ws.url()), listener)))
+      expect(errors.map((e) => [e.reason, e.status, e.message])).toEqual([
+        ["Handshake", 403, "Handshake exception, expected status code 101 but was 403"],
+        ["Handshake", 403, "Handshake exception, expected status code 101 but was 403"]
+      ])
+    }))
+
+  it("every failure description is worded with the URL's password redacted, in the message and the kept cause", () => {
+    const url = new URL("ws://user:hunter2@a.test/x")
+    const failures: ReadonlyArray<Transport.ConnectFailure> = [
+      { _tag: "UnexpectedStatus", status: 500 },
+      { _tag: "NotUpgraded", headers: { upgrade: "websocket" } },
+      { _tag: "AnswerRejected", problem: "Server sent no subprotocol", offered: ["a"], chosen: undefined },
+      { _tag: "MalformedAnswer", code: "HPE_INVALID_CONSTANT", cause: new Error("parse") },
+      { _tag: "TransportFailed", code: "ECONNREFUSED", message: "ws://user:hunter2@a.test refused", cause: undefined },
+      { _tag: "Unreachable", detail: "failed: ws://user:hunter2@a.test/x" },
+      { _tag: "Refused", cause: new Error("bad ws://user:hunter2@a.test/x") },
+      { _tag: "NotStarted", cause: new Error("no hunter2") },
+      { _tag: "ClosedDuringHandshake" },
+      { _tag: "Unsupported", setting: "headers", why: "no headers" }
+    ]
+    for (const failure of failures) {
+      const error = HandshakeErrors.fromFailure(url, failure)
+      expect(error).toBeInstanceOf(WebSocketException)
+      expect(error.message).not.toContain("hunter2")
+      expect(String((error.cause as Error | undefined)?.message ?? "")).not.toContain("hunter2")
+    }
+    expect(HandshakeErrors.fromFailure(url, { _tag: "ClosedDuringHandshake" }).message).toBe(
+      "Could not connect to ws://user:<redacted>@a.test/x: the connection closed during the handshake"
+    )
+    expect(HandshakeErrors.fromFailure(url, { _tag: "Unsupported", setting: "headers", why: "no" }).reason).toBe(
+      "Capability"
+    )
+  })
 })
