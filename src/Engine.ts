@@ -1,8 +1,8 @@
 /**
  * The transport seam. The session logic talks only to this interface; engines (`NodeEngine` over `ws`,
  * `BrowserEngine` over the standard `WebSocket`, `TestEngine` in memory) implement it. Its types are defined once,
- * Effect-free, in src/core/transport.ts (where each member is documented), and declared here under their public
- * names.
+ * Effect-free, in the package's protocol core (src/core/transport.ts, where each member is documented), and
+ * declared here under their public names; each one's summary below lists its members.
  *
  * An engine owns framing, masking, UTF-8 validation, the size limit and the close handshake on the wire; the
  * session owns the rules (which reason, which error, pings, backpressure policy). Connections report through a
