@@ -120,8 +120,8 @@ class Attempt {
   compressThreshold = 0
   constructor(
     readonly listener: Transport.Listener,
-    // cleared once used: the ws listeners outlive the handshake and must not keep the connecting fiber (and its
-    // whole context) alive for the life of the connection
+    // cleared once used (or aborted): the ws listeners outlive the handshake and must not keep the caller's `done`
+    // (in NodeEngine, the connecting fiber and its whole context) alive for the life of the connection
     private done: Transport.Done | undefined
   ) {}
   settle(outcome: Transport.Opened | Transport.ConnectFailure): void {
@@ -130,6 +130,13 @@ class Attempt {
     const done = this.done!
     this.done = undefined
     done(outcome)
+  }
+  /** Ends an attempt still running: `done` is never called, and the socket goes. */
+  abort(ws: WebSocket): void {
+    if (this.settled) return
+    this.settled = true
+    this.done = undefined
+    ws.terminate()
   }
 }
 
@@ -307,12 +314,7 @@ export const connect = (
   ws.on("error", onHandshakeError)
   ws.on("close", onHandshakeClose)
   ws.on("open", onOpen)
-  return () => {
-    if (!attempt.settled) {
-      attempt.settled = true
-      ws.terminate()
-    }
-  }
+  return () => attempt.abort(ws)
 }
 
 const agreedExtensions = (upgrade: IncomingMessage | undefined): string | undefined => {
