@@ -37,15 +37,36 @@ export const blobs = (count: number, size: number): ReadonlyArray<Uint8Array> =>
 /** Byte length of a received message, so that every client touches what it got. */
 export const sizeOf = (data: string | Uint8Array): number => typeof data === "string" ? data.length : data.byteLength
 
+/**
+ * What a throughput job measured, around the measured part only (the connection is open before, and closed after):
+ * wall-clock seconds, and the CPU time the client process spent meanwhile (user + system, `process.cpuUsage`, in
+ * microseconds). The CPU figure counts the whole process (ws, Effect, GC, the runtime's threads), not the peer.
+ */
+export interface Measured {
+  readonly seconds: number
+  readonly cpuMicros: number
+}
+
+/** Starts the clock and the CPU counter; the function it returns stops both. */
+export const startMeasure = (): () => Measured => {
+  const cpu = process.cpuUsage()
+  const start = performance.now()
+  return () => {
+    const seconds = (performance.now() - start) / 1000
+    const used = process.cpuUsage(cpu)
+    return { seconds, cpuMicros: used.user + used.system }
+  }
+}
+
 export interface Jobs {
-  /** Sends `count` text messages of `size` bytes back to back; resolves with the seconds until all echoes came. */
-  readonly pipelined: (url: string, count: number, size: number) => Promise<number>
-  /** `count` sequential echoes of a `size`-byte text message; seconds. */
-  readonly roundTrip: (url: string, count: number, size: number) => Promise<number>
-  /** `count` binary messages of `size` bytes sent back to back, all echoes received; seconds. */
-  readonly large: (url: string, count: number, size: number) => Promise<number>
-  /** `count` Schema-typed JSON objects sent back to back, all echoes decoded; seconds. */
-  readonly typed: (url: string, count: number) => Promise<number>
+  /** Sends `count` text messages of `size` bytes back to back; resolves once all echoes came. */
+  readonly pipelined: (url: string, count: number, size: number) => Promise<Measured>
+  /** `count` sequential echoes of a `size`-byte text message. */
+  readonly roundTrip: (url: string, count: number, size: number) => Promise<Measured>
+  /** `count` binary messages of `size` bytes sent back to back, all echoes received. */
+  readonly large: (url: string, count: number, size: number) => Promise<Measured>
+  /** `count` Schema-typed JSON objects sent back to back, all echoes decoded. */
+  readonly typed: (url: string, count: number) => Promise<Measured>
   /**
    * Reads `count` messages from the pushing server, one per `everyMs`, then sends the text `mark`.
    * `onBaseline` is called once the connection is open, before consuming; `onDone` with the bytes consumed, right
@@ -62,7 +83,12 @@ export interface Jobs {
   readonly idle: (url: string, count: number, measure: () => Promise<void>) => Promise<void>
 }
 
-export type ClientName = "ws" | "platform" | "library"
+/**
+ * The clients of the comparison. "effect" is not a WebSocket client of its own: raw `ws` driven by the smallest
+ * `Effect.async` request/response loop (bench/clients/minimalEffect.ts), the floor of Effect's fiber model for the
+ * round trip; it runs that scenario only.
+ */
+export type ClientName = "ws" | "platform" | "library" | "effect"
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 

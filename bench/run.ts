@@ -5,12 +5,19 @@
  * (bench/worker.ts). The clients take turns, A B C A B C …, and the table shows medians over the rounds and each
  * median's ratio to raw `ws`. Writes bench/results.json.
  *
+ * Every scenario is reported twice: its wall-clock figure (rate, or memory) and the client process's CPU time
+ * (user + system, `process.cpuUsage`, taken in the client around the measured part only) per message, round trip,
+ * MiB or session. On a shared machine the CPU figure is the steadier one: another process's load stretches the wall
+ * clock, not the CPU a client spends. The round trip also runs "Effect.async floor" (bench/clients/minimalEffect.ts):
+ * raw ws inside the smallest Effect request/response loop, the least any client built on Effect's fibers can spend.
+ *
  * The library is measured as it ships: compiled by `tsc -p tsconfig.build.json` (into node_modules/.cache), not
  * through tsx, whose `keepNames` transform adds a `defineProperty` call to every closure created at run time.
  *
  * Options: --quick (fewer rounds and messages, for development), --rounds=N, --only=pipelined,roundTrip,…,
  * --from-src (load the library's sources through tsx instead), --prof (the library's worker runs with
- * `node --cpu-prof`, profiles in bench/profiles/), --metrics (pipelined and round trip also run the library with
+ * `node --cpu-prof`, profiles in bench/profiles/; --prof=ws,library,effect picks the workers to profile, and with
+ * --only=roundTrip the profile holds that scenario alone, plus the worker's start-up), --metrics (pipelined and round trip also run the library with
  * `metrics: false`, in a worker of its own, and the table shows the ratio of metrics on to off).
  */
 import { type ChildProcess, execFileSync, fork } from "node:child_process"
@@ -58,8 +65,13 @@ const runsScenario = (worker: Worker, scenario: string) =>
     ? scenario === "large"
     : worker === "library-metrics-off"
     ? scenario === "pipelined" || scenario === "roundTrip"
+    : worker === "effect"
+    ? scenario === "roundTrip"
     : true
+/** The clients of every scenario ("effect", the Effect.async floor, joins the round trip only). */
 const clients: ReadonlyArray<ClientName> = ["ws", "platform", "library"]
+/** --prof: the library's worker; --prof=ws,library,effect: those workers. */
+const profiled: ReadonlyArray<string> = flag("prof") ? ["library"] : option("prof")?.split(",") ?? []
 
 interface Figure {
   readonly label: string
@@ -186,8 +198,13 @@ const startWorker = (worker: Worker) =>
   start(
     "worker.ts",
     [worker === "ws+bufferutil" ? "ws" : worker === "library-metrics-off" ? "library" : worker],
-    ["--expose-gc", ...(flag("prof") && worker === "library" ? ["--cpu-prof", `--cpu-prof-dir=${here}/profiles`] : [])],
-    worker === "ws" || worker === "platform"
+    [
+      "--expose-gc",
+      ...(profiled.includes(worker)
+        ? ["--cpu-prof", `--cpu-prof-dir=${here}/profiles`, `--cpu-prof-name=${worker}.${Date.now()}.cpuprofile`]
+        : [])
+    ],
+    worker === "ws" || worker === "platform" || worker === "effect"
       ? { WS_NO_BUFFER_UTIL: "1" }
       : worker === "library" && libraryEntry !== undefined
       ? { BENCH_LIBRARY: libraryEntry }
@@ -240,6 +257,30 @@ const recordThroughput = (scenario: "pipelined" | "roundTrip" | "large" | "typed
   }
 }
 
+const recordCpu = (scenario: "pipelined" | "roundTrip" | "large" | "typed", worker: Worker, cpuMicros: number) => {
+  switch (scenario) {
+    case "pipelined":
+      record("pipelinedCpu", "pipelined: client CPU", "µs/msg", false, worker, cpuMicros / settings.pipelined.count)
+      break
+    case "roundTrip":
+      record("roundTripCpu", "round trip: client CPU", "µs/rt", false, worker, cpuMicros / settings.roundTrip.count)
+      break
+    case "large":
+      record(
+        "largeCpu",
+        "large: client CPU",
+        "µs/MiB",
+        false,
+        worker,
+        cpuMicros / (settings.large.count * settings.large.size / MiB)
+      )
+      break
+    case "typed":
+      record("typedCpu", "typed JSON: client CPU", "µs/msg", false, worker, cpuMicros / settings.typed.count)
+      break
+  }
+}
+
 const log = (line: string) => process.stderr.write(`${line}\n`)
 const began = performance.now()
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`
@@ -250,6 +291,7 @@ const throughput = selected.filter((s): s is "pipelined" | "roundTrip" | "large"
 if (throughput.length > 0) {
   const workers: ReadonlyArray<Worker> = [
     ...clients,
+    ...(throughput.includes("roundTrip") ? ["effect" as const] : []),
     ...(throughput.includes("large") ? ["ws+bufferutil" as const] : []),
     ...(compareMetrics && (throughput.includes("pipelined") || throughput.includes("roundTrip"))
       ? ["library-metrics-off" as const]
@@ -269,7 +311,9 @@ if (throughput.length > 0) {
       for (const worker of workers) {
         if (!runsScenario(worker, scenario)) continue
         const answer = await ask(processes.get(worker)!, throughputJob(scenario))
-        if (answer.kind === "seconds") recordThroughput(scenario, worker, answer.seconds)
+        if (answer.kind !== "seconds") continue
+        recordThroughput(scenario, worker, answer.seconds)
+        recordCpu(scenario, worker, answer.cpuMicros)
       }
     }
     log(`round ${round + 1}/${settings.rounds} of ${throughput.join(", ")} done (${elapsed()})`)
@@ -297,6 +341,7 @@ if (selected.includes("slow")) {
       if (answer.kind !== "slow") continue
       record("slowAhead", "slow consumer: server ahead", "MiB", false, client, (ahead - answer.consumed) / MiB)
       record("slowRss", "slow consumer: peak RSS growth", "MiB", false, client, answer.peakRssGrowth / MiB)
+      record("slowCpu", "slow consumer: client CPU", "µs/msg", false, client, answer.cpuMicros / count)
     }
     log(`round ${round + 1}/${settings.memoryRounds} of slow consumer done (${elapsed()})`)
   }
@@ -311,6 +356,7 @@ if (selected.includes("idle")) {
       if (answer.kind !== "idle") continue
       record("idleHeap", "idle: heap per session", "KiB", false, client, answer.heapPerSession / 1024)
       record("idleRss", "idle: RSS per session", "KiB", false, client, answer.rssPerSession / 1024)
+      record("idleCpu", "idle: client CPU to open", "µs/session", false, client, answer.cpuPerSession)
     }
     log(`round ${round + 1}/${settings.memoryRounds} of idle done (${elapsed()})`)
   }
@@ -334,6 +380,7 @@ interface Target {
 const targets: Record<string, Target> = {
   pipelined: { check: (r) => r >= 0.9, text: ">= 0.9x" },
   roundTrip: { check: (r) => r >= 0.95, text: ">= 0.95x" },
+  roundTripCpu: { check: (r) => r <= 1.1, text: "<= 1.1x" },
   large: { check: (r) => r >= 1.0, text: ">= 1.0x" },
   typed: { check: (r) => r >= 0.9, text: ">= 0.9x" },
   slowAhead: { check: (_, v) => v <= 16, text: "<= 16 MiB" },
@@ -359,6 +406,7 @@ const rows: Array<Array<string>> = [[
   "this library",
   "target",
   "met",
+  "Effect.async floor",
   "ws + bufferutil",
   ...(compareMetrics ? ["library, metrics off", "metrics on/off"] : [])
 ]]
@@ -385,6 +433,7 @@ for (const [key, figure] of Object.entries(figures)) {
     cell("library"),
     target?.text ?? "",
     met === undefined ? (target === undefined ? "" : "?") : met ? "yes" : "NO",
+    cell("effect"),
     cell("ws+bufferutil"),
     ...(compareMetrics
       ? [
@@ -401,6 +450,9 @@ for (const [key, figure] of Object.entries(figures)) {
     higherIsBetter: figure.higherIsBetter,
     medians: Object.fromEntries(Object.keys(figure.samples).map((w) => [w, median(figure.samples[w as Worker])])),
     samples: figure.samples,
+    spread: Object.fromEntries(
+      Object.entries(figure.samples).map(([w, v]) => [w, [Math.min(...v), Math.max(...v)]])
+    ),
     ratioToWs: Object.fromEntries(
       Object.keys(figure.samples).map((w) => [w, median(figure.samples[w as Worker]) / base])
     ),

@@ -5,7 +5,7 @@
  * (slow consumer, idle) get a fresh worker each, so that their RSS figures start from the same place.
  */
 import type { ClientName, Jobs } from "./common.js"
-import { sleep } from "./common.js"
+import { sleep, startMeasure } from "./common.js"
 
 export type Job =
   | {
@@ -18,10 +18,23 @@ export type Job =
   | { readonly kind: "slow"; readonly url: string; readonly count: number; readonly everyMs: number }
   | { readonly kind: "idle"; readonly url: string; readonly count: number }
 
+/** `cpuMicros`: the worker's CPU time (user + system) over the measured part, in microseconds. */
 export type Answer =
-  | { readonly kind: "seconds"; readonly seconds: number }
-  | { readonly kind: "slow"; readonly consumed: number; readonly peakRssGrowth: number }
-  | { readonly kind: "idle"; readonly heapPerSession: number; readonly rssPerSession: number }
+  | { readonly kind: "seconds"; readonly seconds: number; readonly cpuMicros: number }
+  | {
+    readonly kind: "slow"
+    readonly consumed: number
+    readonly peakRssGrowth: number
+    /** from the connection open (baseline) to the `mark` sent */
+    readonly cpuMicros: number
+  }
+  | {
+    readonly kind: "idle"
+    readonly heapPerSession: number
+    readonly rssPerSession: number
+    /** opening the `count` sessions (the measured batch), per session */
+    readonly cpuPerSession: number
+  }
 
 const name = process.argv[2] as ClientName
 
@@ -33,6 +46,8 @@ const load = async (): Promise<Jobs> => {
       return (await import("./clients/platform.js")).jobs
     case "library":
       return (await import("./clients/library.js")).jobs
+    case "effect":
+      return (await import("./clients/minimalEffect.js")).jobs
   }
   throw new Error(`Unknown client ${String(name)}`)
 }
@@ -80,17 +95,22 @@ const runJob = async (jobs: Jobs, job: Job): Promise<Answer> => {
     case "pipelined":
     case "roundTrip":
     case "large":
-      return { kind: "seconds", seconds: await jobs[job.kind](job.url, job.count, job.size) }
+      return { kind: "seconds", ...(await jobs[job.kind](job.url, job.count, job.size)) }
     case "typed":
-      return { kind: "seconds", seconds: await jobs.typed(job.url, job.count) }
+      return { kind: "seconds", ...(await jobs.typed(job.url, job.count)) }
     case "slow":
       return new Promise<Answer>((resolve, reject) => {
         let baseline = 0
         let peak: (() => number) | undefined
+        let measure: (() => { readonly cpuMicros: number }) | undefined
         jobs.slow(job.url, job.count, job.everyMs, () => {
           baseline = process.memoryUsage.rss()
           peak = rssPeakTracker()
-        }, (consumed) => resolve({ kind: "slow", consumed, peakRssGrowth: Math.max(0, peak!() - baseline) }))
+          measure = startMeasure()
+        }, (consumed) => {
+          const { cpuMicros } = measure!()
+          resolve({ kind: "slow", consumed, peakRssGrowth: Math.max(0, peak!() - baseline), cpuMicros })
+        })
           .catch(reject)
       })
     case "idle": {
@@ -102,12 +122,15 @@ const runJob = async (jobs: Jobs, job: Job): Promise<Answer> => {
       await jobs.idle(job.url, job.count, async () => {})
       const warm = await settled()
       let answer: Answer | undefined
+      const measure = startMeasure()
       await jobs.idle(job.url, job.count, async () => {
+        const { cpuMicros } = measure()
         const after = await settled()
         answer = {
           kind: "idle",
           heapPerSession: (after.heapUsed - warm.heapUsed) / job.count,
-          rssPerSession: (after.rss - fresh.rss) / job.count
+          rssPerSession: (after.rss - fresh.rss) / job.count,
+          cpuPerSession: cpuMicros / job.count
         }
       })
       return answer!

@@ -8,7 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type { WebSockets as WebSocketsModule } from "../../src/index.js"
-import { blobs, type Jobs, Message, messages, sizeOf, texts } from "../common.js"
+import { blobs, type Jobs, Message, messages, sizeOf, startMeasure, texts } from "../common.js"
 
 // bench/run.ts points BENCH_LIBRARY at the library compiled by `tsc` (what the package ships); without it, the
 // sources are loaded through tsx, whose `keepNames` transform costs every closure created at run time a
@@ -28,7 +28,7 @@ const run = <A>(effect: Effect.Effect<A, unknown, WebSocketsModule.WebSockets>):
 const pipelinedWith = (url: string, items: ReadonlyArray<string | Uint8Array>) =>
   run(WebSockets.webSocket(url, (session) =>
     Effect.gen(function*() {
-      const start = performance.now()
+      const measure = startMeasure()
       // read to the end: the chunked form of `incoming` that the README recommends for that
       const receiver = yield* session.incomingChunked.pipe(
         Stream.take(items.length),
@@ -37,7 +37,7 @@ const pipelinedWith = (url: string, items: ReadonlyArray<string | Uint8Array>) =
       )
       yield* Effect.forEach(items, session.send, { discard: true })
       yield* Fiber.join(receiver)
-      return (performance.now() - start) / 1000
+      return measure()
     })))
 
 export const jobs: Jobs = {
@@ -47,13 +47,13 @@ export const jobs: Jobs = {
     const items = texts(count, size)
     return run(WebSockets.webSocket(url, (session) =>
       Effect.gen(function*() {
-        const start = performance.now()
+        const measure = startMeasure()
         let bytes = 0
         for (let i = 0; i < count; i++) {
           yield* session.send(items[i]!)
           bytes += sizeOf((yield* session.receive).data)
         }
-        return (performance.now() - start) / 1000
+        return measure()
       })))
   },
 
@@ -63,7 +63,7 @@ export const jobs: Jobs = {
     const values = messages(count)
     return run(WebSockets.webSocket(url, (session) =>
       Effect.gen(function*() {
-        const start = performance.now()
+        const measure = startMeasure()
         const receiver = yield* Effect.gen(function*() {
           let sum = 0
           for (let i = 0; i < count; i++) sum += (yield* session.receiveDeserialized(Message)).id
@@ -71,7 +71,7 @@ export const jobs: Jobs = {
         }).pipe(Effect.fork)
         yield* Effect.forEach(values, (value) => session.sendSerialized(Message, value), { discard: true })
         yield* Fiber.join(receiver)
-        return (performance.now() - start) / 1000
+        return measure()
       })))
   },
 

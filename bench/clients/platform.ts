@@ -13,7 +13,7 @@ import * as Mailbox from "effect/Mailbox"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import WebSocket from "ws"
-import { blobs, type Jobs, Message, messages, sizeOf, texts } from "../common.js"
+import { blobs, type Jobs, Message, messages, sizeOf, startMeasure, texts } from "../common.js"
 
 const WebSocketConstructorLive = Layer.succeed(
   Socket.WebSocketConstructor,
@@ -52,12 +52,12 @@ const timed = <R>(
       onMessage(data)
       if (++received === count) Deferred.unsafeDone(done, Exit.void)
     })
-    const start = performance.now()
+    const measure = startMeasure()
     yield* body(write)
     yield* Deferred.await(done)
-    const seconds = (performance.now() - start) / 1000
+    const measured = measure()
     yield* Fiber.interrupt(fiber)
-    return seconds
+    return measured
   })
 
 const pipelinedWith = (url: string, items: ReadonlyArray<string | Uint8Array>) => {
@@ -82,15 +82,15 @@ export const jobs: Jobs = {
       const { fiber, write } = yield* connect(url, (data) => {
         replies.unsafeOffer(data)
       })
-      const start = performance.now()
+      const measure = startMeasure()
       let bytes = 0
       for (let i = 0; i < count; i++) {
         yield* write(items[i]!)
         bytes += sizeOf(yield* replies.take)
       }
-      const seconds = (performance.now() - start) / 1000
+      const measured = measure()
       yield* Fiber.interrupt(fiber)
-      return seconds
+      return measured
     }))
   },
 

@@ -4,7 +4,18 @@
  */
 import * as Schema from "effect/Schema"
 import WebSocket from "ws"
-import { blobs, inBatches, type Jobs, Message, messages, sizeOf, sleep, texts } from "../common.js"
+import {
+  blobs,
+  inBatches,
+  type Jobs,
+  type Measured,
+  Message,
+  messages,
+  sizeOf,
+  sleep,
+  startMeasure,
+  texts
+} from "../common.js"
 
 const open = (url: string) =>
   new Promise<WebSocket>((resolve, reject) => {
@@ -22,9 +33,9 @@ const close = (ws: WebSocket) =>
 
 const text = (data: Buffer, isBinary: boolean): string | Buffer => isBinary ? data : data.toString()
 
-const pipelinedWith = async (url: string, items: ReadonlyArray<string | Uint8Array>): Promise<number> => {
+const pipelinedWith = async (url: string, items: ReadonlyArray<string | Uint8Array>): Promise<Measured> => {
   const ws = await open(url)
-  const start = performance.now()
+  const measure = startMeasure()
   await new Promise<void>((resolve) => {
     let received = 0
     let bytes = 0
@@ -34,9 +45,9 @@ const pipelinedWith = async (url: string, items: ReadonlyArray<string | Uint8Arr
     })
     for (let i = 0; i < items.length; i++) ws.send(items[i]!)
   })
-  const seconds = (performance.now() - start) / 1000
+  const measured = measure()
   await close(ws)
-  return seconds
+  return measured
 }
 
 export const jobs: Jobs = {
@@ -45,7 +56,7 @@ export const jobs: Jobs = {
   roundTrip: async (url, count, size) => {
     const items = texts(count, size)
     const ws = await open(url)
-    const start = performance.now()
+    const measure = startMeasure()
     await new Promise<void>((resolve) => {
       let received = 0
       let bytes = 0
@@ -56,9 +67,9 @@ export const jobs: Jobs = {
       })
       ws.send(items[0]!)
     })
-    const seconds = (performance.now() - start) / 1000
+    const measured = measure()
     await close(ws)
-    return seconds
+    return measured
   },
 
   large: (url, count, size) => pipelinedWith(url, blobs(count, size)),
@@ -67,7 +78,7 @@ export const jobs: Jobs = {
     const values = messages(count)
     const decode = Schema.decodeUnknownSync(Message)
     const ws = await open(url)
-    const start = performance.now()
+    const measure = startMeasure()
     await new Promise<void>((resolve) => {
       let received = 0
       let sum = 0
@@ -77,9 +88,9 @@ export const jobs: Jobs = {
       })
       for (let i = 0; i < count; i++) ws.send(JSON.stringify(values[i]))
     })
-    const seconds = (performance.now() - start) / 1000
+    const measured = measure()
     await close(ws)
-    return seconds
+    return measured
   },
 
   slow: async (url, count, everyMs, onBaseline, onDone) => {
