@@ -9,14 +9,15 @@
  * (user + system, `process.cpuUsage`, taken in the client around the measured part only) per message, round trip,
  * MiB or session. On a shared machine the CPU figure is the steadier one: another process's load stretches the wall
  * clock, not the CPU a client spends. The round trip also runs "Effect.async floor" (bench/clients/minimalEffect.ts):
- * raw ws inside the smallest Effect request/response loop, the least any client built on Effect's fibers can spend.
+ * raw ws inside the smallest Effect request/response loop, the least any client built on Effect's fibers can spend;
+ * "Effect.async + canceler" is the same loop whose wait is interruption-safe (returns a canceler), as the library's is.
  *
  * The library is measured as it ships: compiled by `tsc -p tsconfig.build.json` (into node_modules/.cache), not
  * through tsx, whose `keepNames` transform adds a `defineProperty` call to every closure created at run time.
  *
  * Options: --quick (fewer rounds and messages, for development), --rounds=N, --only=pipelined,roundTrip,…,
  * --from-src (load the library's sources through tsx instead), --prof (the library's worker runs with
- * `node --cpu-prof`, profiles in bench/profiles/; --prof=ws,library,effect picks the workers to profile, and with
+ * `node --cpu-prof`, profiles in bench/profiles/<worker>/; --prof=ws,library,effect picks the workers to profile, and with
  * --only=roundTrip the profile holds that scenario alone, plus the worker's start-up), --metrics (pipelined and round trip also run the library with
  * `metrics: false`, in a worker of its own, and the table shows the ratio of metrics on to off).
  */
@@ -57,7 +58,7 @@ const selected = scenarios.filter((s) => only === undefined || only.includes(s))
  * (WS_NO_BUFFER_UTIL=1); this library declares `bufferutil` as an optional dependency, so it has it. For large
  * messages, where client-side masking dominates, "ws + bufferutil" shows raw `ws` with the native mask as well.
  */
-type Worker = ClientName | "ws+bufferutil" | "library-metrics-off"
+type Worker = ClientName | "effect+canceler" | "ws+bufferutil" | "library-metrics-off"
 /** --metrics: the library once more with `WebSockets.layer({ metrics: false })`, for pipelined and round trip. */
 const compareMetrics = flag("metrics")
 const runsScenario = (worker: Worker, scenario: string) =>
@@ -65,7 +66,7 @@ const runsScenario = (worker: Worker, scenario: string) =>
     ? scenario === "large"
     : worker === "library-metrics-off"
     ? scenario === "pipelined" || scenario === "roundTrip"
-    : worker === "effect"
+    : worker === "effect" || worker === "effect+canceler"
     ? scenario === "roundTrip"
     : true
 /** The clients of every scenario ("effect", the Effect.async floor, joins the round trip only). */
@@ -197,15 +198,26 @@ const ask = (child: ChildProcess, job: Job, timeoutMs = 180_000) =>
 const startWorker = (worker: Worker) =>
   start(
     "worker.ts",
-    [worker === "ws+bufferutil" ? "ws" : worker === "library-metrics-off" ? "library" : worker],
+    [
+      worker === "ws+bufferutil"
+        ? "ws"
+        : worker === "library-metrics-off"
+        ? "library"
+        : worker === "effect+canceler"
+        ? "effect"
+        : worker
+    ],
     [
       "--expose-gc",
       ...(profiled.includes(worker)
-        ? ["--cpu-prof", `--cpu-prof-dir=${here}/profiles`, `--cpu-prof-name=${worker}.${Date.now()}.cpuprofile`]
+        // one folder per worker: the process writes a profile per thread (tsx's loader runs a thread of its own)
+        ? ["--cpu-prof", `--cpu-prof-dir=${here}/profiles/${worker}`]
         : [])
     ],
     worker === "ws" || worker === "platform" || worker === "effect"
       ? { WS_NO_BUFFER_UTIL: "1" }
+      : worker === "effect+canceler"
+      ? { WS_NO_BUFFER_UTIL: "1", BENCH_EFFECT_CANCELER: "1" }
       : worker === "library" && libraryEntry !== undefined
       ? { BENCH_LIBRARY: libraryEntry }
       : worker === "library-metrics-off"
@@ -291,7 +303,7 @@ const throughput = selected.filter((s): s is "pipelined" | "roundTrip" | "large"
 if (throughput.length > 0) {
   const workers: ReadonlyArray<Worker> = [
     ...clients,
-    ...(throughput.includes("roundTrip") ? ["effect" as const] : []),
+    ...(throughput.includes("roundTrip") ? ["effect" as const, "effect+canceler" as const] : []),
     ...(throughput.includes("large") ? ["ws+bufferutil" as const] : []),
     ...(compareMetrics && (throughput.includes("pipelined") || throughput.includes("roundTrip"))
       ? ["library-metrics-off" as const]
@@ -407,6 +419,7 @@ const rows: Array<Array<string>> = [[
   "target",
   "met",
   "Effect.async floor",
+  "Effect.async + canceler",
   "ws + bufferutil",
   ...(compareMetrics ? ["library, metrics off", "metrics on/off"] : [])
 ]]
@@ -434,6 +447,7 @@ for (const [key, figure] of Object.entries(figures)) {
     target?.text ?? "",
     met === undefined ? (target === undefined ? "" : "?") : met ? "yes" : "NO",
     cell("effect"),
+    cell("effect+canceler"),
     cell("ws+bufferutil"),
     ...(compareMetrics
       ? [

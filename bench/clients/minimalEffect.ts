@@ -4,6 +4,11 @@
  * session, no inbox, no corking, no metrics: whatever this costs beyond raw `ws` is the fiber runtime's own price
  * (running the generator, the scheduler's hop from the callback back into the fiber), which no library built on
  * Effect can avoid. It runs the round-trip scenario only.
+ *
+ * With BENCH_EFFECT_CANCELER=1 (the "Effect.async + canceler" column) the wait also returns a canceler, as any
+ * waiter that must leave no trace when its fiber is interrupted does (the library's inbox, `Deferred`, `Mailbox`):
+ * `Effect.async` then wraps the wait in `onInterrupt` (uninterruptibleMask, two runtime-flag changes, a
+ * matchCauseEffect), which is the floor for an interruption-safe receive.
  */
 import * as Effect from "effect/Effect"
 import WebSocket from "ws"
@@ -45,6 +50,10 @@ export const jobs: Jobs = {
       if (resume === undefined) early = reply
       else resume(reply)
     })
+    const cancel = Effect.sync(() => {
+      waiting = undefined
+    })
+    const withCanceler = process.env.BENCH_EFFECT_CANCELER === "1"
     const receive = Effect.async<string | Buffer>((resume) => {
       if (early !== undefined) {
         const reply = early
@@ -52,6 +61,7 @@ export const jobs: Jobs = {
         return resume(Effect.succeed(reply))
       }
       waiting = (reply) => resume(Effect.succeed(reply))
+      return withCanceler ? cancel : undefined
     })
     const measured = await Effect.runPromise(Effect.gen(function*() {
       const measure = startMeasure()
