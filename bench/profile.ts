@@ -4,7 +4,8 @@
  * Reads a V8 CPU profile (`npm run bench -- --only=roundTrip --prof=ws,library,effect` writes one per worker) and
  * prints the self time of its busiest frames and of groups of frames (Effect's fiber runtime and scheduler, the
  * library's session / inbox / engine, ws, Node's streams and sockets, GC), as shares of the time the process was
- * not idle. Used to write bench/PROFILE.md.
+ * not idle. Used to write bench/PROFILE.md. `--per=N` adds each line's self time divided by N (the round trips the
+ * profile covers), in µs.
  */
 import { readFileSync } from "node:fs"
 import { basename } from "node:path"
@@ -51,7 +52,9 @@ const groupOf = (url: string, name: string): string => {
   return `other (${basename(url)})`
 }
 
-for (const file of process.argv.slice(2)) {
+const per = Number(process.argv.find((a) => a.startsWith("--per="))?.split("=")[1] ?? Number.NaN)
+
+for (const file of process.argv.slice(2).filter((a) => !a.startsWith("--"))) {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile
   const byId = new Map(profile.nodes.map((node) => [node.id, node]))
   const selfById = new Map<number, number>()
@@ -71,8 +74,13 @@ for (const file of process.argv.slice(2)) {
     const group = groupOf(url, functionName)
     groups.set(group, (groups.get(group) ?? 0) + micros)
   }
-  const share = (micros: number) => `${(micros / busy * 100).toFixed(1).padStart(5)} %`
-  console.log(`\n## ${basename(file)}: ${(busy / 1000).toFixed(0)} ms busy\n`)
+  const share = (micros: number) =>
+    `${(micros / busy * 100).toFixed(1).padStart(5)} %` +
+    (Number.isNaN(per) ? "" : `  ${(micros / per).toFixed(2).padStart(6)} µs`)
+  console.log(
+    `\n## ${basename(file)}: ${(busy / 1000).toFixed(0)} ms busy` +
+      (Number.isNaN(per) ? "" : ` (${(busy / per).toFixed(1)} µs per unit)`) + "\n"
+  )
   console.log("groups (self time):")
   for (const [group, micros] of [...groups].sort((a, b) => b[1] - a[1])) {
     if (micros / busy >= 0.005) console.log(`  ${share(micros)}  ${group}`)
