@@ -11,10 +11,12 @@ import type * as net from "node:net"
 import { WebSocketServer } from "ws"
 import { Frame, NodeEngine, type Session, WebSockets } from "../../src/index.js"
 
-/** The session's internal state (see src/internal/session.ts): only its waiter counts are read here. */
+/** The session's internal state (see src/core/session.ts): only its waiter counts are read here. */
 interface Internals {
-  readonly mailbox: { readonly waiting: number }
-  readonly ended: { readonly waiting: number }
+  /** Fibers waiting for a message (`receive`, `incoming`). */
+  readonly messageWaiting: number
+  /** Fibers waiting for the session's end (`closeReason`). */
+  readonly endWaiting: number
 }
 const internals = (session: Session.DefaultClientWebSocketSession): Internals =>
   (session as unknown as Record<symbol, Internals>)[Symbol.for("effect-websockets/Session/state")]!
@@ -68,11 +70,11 @@ const waiters = async (args: WaitersArgs): Promise<WaitersResult> => {
     const receivers = yield* Effect.forEach(range(args.receivers), () => Effect.fork(session.receive))
     const reasons = yield* Effect.forEach(range(args.receivers), () => Effect.fork(session.closeReason))
     yield* Effect.sleep("50 millis")
-    const inboxBefore = state.mailbox.waiting
-    const endedBefore = state.ended.waiting
+    const inboxBefore = state.messageWaiting
+    const endedBefore = state.endWaiting
     yield* Fiber.interruptAll(doomed)
-    const inboxAfter = state.mailbox.waiting
-    const endedAfter = state.ended.waiting
+    const inboxAfter = state.messageWaiting
+    const endedAfter = state.endWaiting
     // every fiber waits: the process must be idle (a livelock spins at 100% CPU)
     const cpuStart = process.cpuUsage()
     const wallStart = performance.now()
@@ -90,7 +92,7 @@ const waiters = async (args: WaitersArgs): Promise<WaitersResult> => {
       distinctMessages: new Set(frames.map((frame) => Frame.readText(frame))).size,
       answered: frames.length,
       reasons: closeReasons.map((reason) => Option.isSome(reason) ? reason.value.code : null),
-      leftWaiting: state.mailbox.waiting + state.ended.waiting
+      leftWaiting: state.messageWaiting + state.endWaiting
     }
   }))
   try {
