@@ -5,20 +5,22 @@
  */
 import * as Data from "effect/Data"
 import * as Option from "effect/Option"
+import * as closeCodes from "./core/closeCodes.js"
+import { CloseCodes, MAX_CLOSE_MESSAGE_BYTES } from "./core/limits.js"
 
 const Codes = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  PROTOCOL_ERROR: 1002,
-  CANNOT_ACCEPT: 1003,
-  CLOSED_ABNORMALLY: 1006,
-  NOT_CONSISTENT: 1007,
-  VIOLATED_POLICY: 1008,
-  TOO_BIG: 1009,
-  NO_EXTENSION: 1010,
-  INTERNAL_ERROR: 1011,
-  SERVICE_RESTART: 1012,
-  TRY_AGAIN_LATER: 1013
+  NORMAL: CloseCodes.NORMAL,
+  GOING_AWAY: CloseCodes.GOING_AWAY,
+  PROTOCOL_ERROR: CloseCodes.PROTOCOL_ERROR,
+  CANNOT_ACCEPT: CloseCodes.CANNOT_ACCEPT,
+  CLOSED_ABNORMALLY: CloseCodes.CLOSED_ABNORMALLY,
+  NOT_CONSISTENT: CloseCodes.NOT_CONSISTENT,
+  VIOLATED_POLICY: CloseCodes.VIOLATED_POLICY,
+  TOO_BIG: CloseCodes.TOO_BIG,
+  NO_EXTENSION: CloseCodes.NO_EXTENSION,
+  INTERNAL_ERROR: CloseCodes.INTERNAL_ERROR,
+  SERVICE_RESTART: CloseCodes.SERVICE_RESTART,
+  TRY_AGAIN_LATER: CloseCodes.TRY_AGAIN_LATER
 } as const
 
 /**
@@ -84,7 +86,7 @@ export class CloseReason extends Data.Class<{ readonly code: number; readonly me
  * @since 0.1.0
  * @category constants
  */
-export const MAX_MESSAGE_BYTES = 123
+export const MAX_MESSAGE_BYTES: number = MAX_CLOSE_MESSAGE_BYTES
 
 /**
  * Whether `code` may appear in a Close frame on the wire (RFC 6455 §7.4.1 and the IANA registry),
@@ -93,20 +95,16 @@ export const MAX_MESSAGE_BYTES = 123
  * @since 0.1.0
  * @category guards
  */
-export const isValidWireCode = (code: number): boolean =>
-  Number.isInteger(code) &&
-  ((code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999))
+export const isValidWireCode: (code: number) => boolean = closeCodes.isValidWireCode
 
 /**
- * Whether `code` may be sent by this client: the wire rule less 1015, which only a TLS layer reports.
+ * Whether `code` may be sent by this client: the wire rule, which already leaves out 1015 (only a TLS layer
+ * reports it).
  *
  * @since 0.1.0
  * @category guards
  */
-export const isSendableCode = (code: number): boolean => isValidWireCode(code) && code !== 1015
-
-const encoder = new TextEncoder()
+export const isSendableCode: (code: number) => boolean = closeCodes.isSendableCode
 
 /**
  * Why `reason` may not be sent, or `undefined` when it may.
@@ -114,14 +112,7 @@ const encoder = new TextEncoder()
  * @since 0.1.0
  * @category guards
  */
-export const validateForSending = (reason: CloseReason): string | undefined => {
-  if (!isSendableCode(reason.code)) return `Close code ${reason.code} may not be sent`
-  const bytes = encoder.encode(reason.message).length
-  if (bytes > MAX_MESSAGE_BYTES) {
-    return `Close reason is ${bytes} UTF-8 bytes long, at most ${MAX_MESSAGE_BYTES} may be sent`
-  }
-  return undefined
-}
+export const validateForSending: (reason: CloseReason) => string | undefined = closeCodes.validateForSending
 
 /** @internal */
-export const normal = new CloseReason({ code: Codes.NORMAL, message: "" })
+export const normal = new CloseReason({ code: CloseCodes.NORMAL, message: "" })

@@ -7,7 +7,9 @@
  */
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import { CloseReason, isValidWireCode, MAX_MESSAGE_BYTES } from "./CloseReason.js"
+import { CloseReason, isValidWireCode } from "./CloseReason.js"
+import * as closeCodes from "./core/closeCodes.js"
+import * as limits from "./core/limits.js"
 
 /**
  * A text message (or fragment when `fin` is false).
@@ -91,7 +93,7 @@ export type Data = Text | Binary
  * @since 0.1.0
  * @category constants
  */
-export const MAX_CONTROL_PAYLOAD = 125
+export const MAX_CONTROL_PAYLOAD: number = limits.MAX_CONTROL_PAYLOAD
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: false })
@@ -170,12 +172,10 @@ export const readBytes = (frame: Frame): Uint8Array => frame._tag === "Text" ? e
  * @since 0.1.0
  * @category getters
  */
-export const decodeCloseReason = (payload: Uint8Array): Option.Option<CloseReason> =>
-  payload.length < 2
-    ? Option.none()
-    : Option.some(
-      new CloseReason({ code: (payload[0]! << 8) | payload[1]!, message: decoder.decode(payload.subarray(2)) })
-    )
+export const decodeCloseReason = (payload: Uint8Array): Option.Option<CloseReason> => {
+  const reason = closeCodes.decodeClosePayload(payload)
+  return reason === undefined ? Option.none() : Option.some(new CloseReason(reason))
+}
 
 /**
  * The reason carried by a Close frame.
@@ -203,8 +203,6 @@ export const isControl = (u: Frame): u is Close | Ping | Pong => !isData(u)
 // ---------------------------------------------------------------------------------------------------------------------
 // Schemas
 // ---------------------------------------------------------------------------------------------------------------------
-
-const fatalDecoder = new TextDecoder("utf-8", { fatal: true })
 
 // A lone (unpaired) UTF-16 surrogate cannot be written as UTF-8, so a string holding one cannot travel in a Text frame.
 const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
@@ -237,21 +235,7 @@ export const truncateUtf8 = (s: string, maxBytes: number): string => {
  * @since 0.1.0
  * @category guards
  */
-export const validateClosePayload = (payload: Uint8Array): string | undefined => {
-  if (payload.length === 0) return undefined
-  if (payload.length === 1) return "A close payload is empty or starts with a 2-byte close code, got 1 byte"
-  if (payload.length > MAX_CONTROL_PAYLOAD) {
-    return `A close reason is at most ${MAX_MESSAGE_BYTES} UTF-8 bytes, got ${payload.length - 2}`
-  }
-  const code = (payload[0]! << 8) | payload[1]!
-  if (!isValidWireCode(code)) return `Close code ${code} is not valid on the wire`
-  try {
-    fatalDecoder.decode(payload.subarray(2))
-  } catch {
-    return "A close reason must be valid UTF-8"
-  }
-  return undefined
-}
+export const validateClosePayload: (payload: Uint8Array) => string | undefined = closeCodes.validateClosePayload
 
 /**
  * Whether `payload` is a valid Close frame payload.
@@ -319,9 +303,9 @@ export const ClosePayload = Schema.Uint8ArrayFromSelf.pipe(
         {
           arbitrary: fc.record({
             code: fc.oneof(fc.constantFrom(...wireCodes1000), fc.integer({ min: 3000, max: 4999 })),
-            message: fc.oneof(fc.string(), fc.string({ unit: "binary", maxLength: MAX_MESSAGE_BYTES }))
+            message: fc.oneof(fc.string(), fc.string({ unit: "binary", maxLength: limits.MAX_CLOSE_MESSAGE_BYTES }))
           }).map(({ code, message }) =>
-            encodeCloseReason(new CloseReason({ code, message: truncateUtf8(message, MAX_MESSAGE_BYTES) }))
+            encodeCloseReason(new CloseReason({ code, message: truncateUtf8(message, limits.MAX_CLOSE_MESSAGE_BYTES) }))
           ),
           weight: 5
         }

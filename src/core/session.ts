@@ -200,7 +200,9 @@ export class SessionCore {
   onMessage(data: string | Uint8Array): void {
     if (this.observer !== undefined) this.observer.received(data) // observability
     if (this.phase === "Ended" || this.released) return
-    ;(this.items ??= []).push(typeof data === "string" ? { _tag: "Text", fin: true, data } : { _tag: "Binary", fin: true, data })
+    ;(this.items ??= []).push(
+      typeof data === "string" ? { _tag: "Text", fin: true, data } : { _tag: "Binary", fin: true, data }
+    )
     if (this.first !== undefined) this.wakeOne()
     this.bufferedBytes += sizeOf(data)
     this.bufferedCount++
@@ -619,11 +621,16 @@ export class SessionCore {
           if (item.data.byteLength > MAX_CONTROL_PAYLOAD) {
             return {
               kind: "Protocol",
-              message: `A ${item._tag} payload may hold at most ${MAX_CONTROL_PAYLOAD} bytes, got ${item.data.byteLength}`
+              message:
+                `A ${item._tag} payload may hold at most ${MAX_CONTROL_PAYLOAD} bytes, got ${item.data.byteLength}`
             }
           }
           if (transport.controlFrames === false) {
-            return { kind: "Capability", operation: `send(Frame.${item._tag.toLowerCase()})`, missing: "PingCapability" }
+            return {
+              kind: "Capability",
+              operation: `send(Frame.${item._tag.toLowerCase()})`,
+              missing: "PingCapability"
+            }
           }
           if (item._tag === "Ping") transport.ping(item.data)
           else transport.pong(item.data)
@@ -653,7 +660,9 @@ export class SessionCore {
   private fragmentMisuse(what: string): WriteError {
     return {
       kind: "Protocol",
-      message: `A fragmented ${this.rare!.openFragment} message is open: ${what} may not be sent until its last fragment`
+      message: `A fragmented ${
+        this.rare!.openFragment
+      } message is open: ${what} may not be sent until its last fragment`
     }
   }
 }

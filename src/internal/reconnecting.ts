@@ -146,7 +146,7 @@ export const make = <E = never, R = never>(
   options: ReconnectingOptions<E, R> = {}
 ): Effect.Effect<ReconnectingSession, never, WebSockets | Scope.Scope | R> =>
   Effect.gen(function*() {
-    yield* Effect.try({ try: () => validateOptions(options), catch: (e) => e }).pipe(Effect.orDie)
+    yield* Effect.sync(() => validateOptions(options))
     const service: Service = yield* plugin.tag
     const scope = yield* Effect.scope
     // the connections and their readers live in a scope made now, so that it closes after the finalizer added at the
