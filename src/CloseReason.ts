@@ -86,7 +86,7 @@ export class CloseReason extends Data.Class<{ readonly code: number; readonly me
  * @since 0.1.0
  * @category constants
  */
-export const MAX_MESSAGE_BYTES: number = MAX_CLOSE_MESSAGE_BYTES
+export const MAX_MESSAGE_BYTES = MAX_CLOSE_MESSAGE_BYTES
 
 /**
  * Whether `code` may appear in a Close frame on the wire (RFC 6455 §7.4.1 and the IANA registry),

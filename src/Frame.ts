@@ -93,7 +93,7 @@ export type Data = Text | Binary
  * @since 0.1.0
  * @category constants
  */
-export const MAX_CONTROL_PAYLOAD: number = limits.MAX_CONTROL_PAYLOAD
+export const MAX_CONTROL_PAYLOAD = limits.MAX_CONTROL_PAYLOAD
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder("utf-8", { fatal: false })

@@ -1,6 +1,6 @@
 /**
  * The session: incoming and outgoing frames, close, ping, serialization (Ktor's `DefaultClientWebSocketSession`).
- * The rules live in `internal/session.ts`.
+ * The rules live in `core/session.ts` (the protocol core) and the Effect layer over it in `internal/session.ts`.
  *
  * @since 0.1.0
  */
