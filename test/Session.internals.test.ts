@@ -11,6 +11,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { Engine, Frame, type Session, WebSockets } from "../src/index.js"
@@ -102,6 +103,30 @@ describe("the session object's optimisations", () => {
     expect(Effect.runSync(session.receive)).toEqual(Frame.binary(new Uint8Array([1, 2])))
     // nothing queued: the fiber has to suspend, which runSync refuses
     expect(Exit.isFailure(Effect.runSyncExit(session.receive))).toBe(true)
+    Effect.runSync(Scope.close(scope, Exit.void))
+  })
+
+  it("receive on a non-empty queue takes the message without registering a waiter (no Effect.async)", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { listener, session } = openSession(scope)
+    const state = (session as unknown as Record<symbol, { waitForMessage: (waiter: unknown) => boolean }>)[
+      Symbol.for("effect-websockets/Session/state")
+    ]!
+    let waits = 0
+    const original = state.waitForMessage.bind(state)
+    state.waitForMessage = (waiter) => {
+      waits++
+      return original(waiter)
+    }
+    listener.onMessage("a")
+    listener.onMessage("b")
+    Effect.runSync(Effect.zip(session.receive, session.receive))
+    expect(waits).toBe(0)
+    // the slow path does wait: the counter sees it
+    const fiber = Effect.runFork(session.receive)
+    listener.onMessage("c")
+    expect(Frame.readText(await Effect.runPromise(Fiber.join(fiber)))).toBe("c")
+    expect(waits).toBe(1)
     Effect.runSync(Scope.close(scope, Exit.void))
   })
 
