@@ -11,15 +11,21 @@ export interface Reason {
   readonly message: string
 }
 
+/** Reserved by RFC 6455 §7.4.1, never to be used. */
+const RESERVED = 1004
+/** The codes for libraries, frameworks and applications (RFC 6455 §7.4.2): 3000-4999. */
+const REGISTERED_FIRST = 3000
+const PRIVATE_LAST = 4999
+
 /**
  * Whether `code` may appear in a Close frame on the wire (RFC 6455 §7.4.1 and the IANA registry), the same rule
  * `ws` applies in `isValidStatusCode`. 1004 is reserved; 1005, 1006 and 1015 are never on the wire.
  */
 export const isValidWireCode = (code: number): boolean =>
   Number.isInteger(code) &&
-  ((code >= CloseCodes.NORMAL && code <= CloseCodes.BAD_GATEWAY && code !== 1004 &&
+  ((code >= CloseCodes.NORMAL && code <= CloseCodes.BAD_GATEWAY && code !== RESERVED &&
     code !== CloseCodes.NO_STATUS && code !== CloseCodes.CLOSED_ABNORMALLY) ||
-    (code >= 3000 && code <= 4999))
+    (code >= REGISTERED_FIRST && code <= PRIVATE_LAST))
 
 /** Whether this client may send `code`: the wire rule (which already excludes 1015, reported only by TLS). */
 export const isSendableCode = (code: number): boolean => isValidWireCode(code)
