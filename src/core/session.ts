@@ -22,14 +22,14 @@ import {
   OUTGOING_HIGH_WATER_BYTES
 } from "./limits.js"
 import { answers, pingPayload } from "./pingPong.js"
+import type { Connection, Listener, Violation } from "./transport.js"
 
 export type { Reason } from "./closeCodes.js"
 
 /** Open; Closing once our Close is sent; Ended once the session is over (its end reason is known). */
 export type Phase = "Open" | "Closing" | "Ended"
 
-/** Why the engine gave up on the peer's traffic. */
-export type Violation = "Protocol" | "FrameTooBig"
+export type { Violation } from "./transport.js"
 
 /** Why a session ended in error; `sent` is the Close that went on the wire. */
 export type Failure =
@@ -66,19 +66,8 @@ export interface ControlFrame {
 /** What `write` accepts: a whole text or binary message, or a frame. */
 export type Outgoing = string | Uint8Array | DataFrame | ControlFrame
 
-/** What the session drives of the engine's connection (a structural subset of `Engine.Connection`). */
-export interface Transport {
-  readonly send: (data: string | Uint8Array, fin: boolean, onWritten?: (error?: Error) => void) => void
-  readonly ping: (payload: Uint8Array) => void
-  readonly pong: (payload: Uint8Array) => void
-  readonly controlFrames?: boolean | undefined
-  readonly close: (code: number, reason: string) => void
-  readonly terminate: () => void
-  readonly pause: () => void
-  readonly resume: () => void
-  readonly bufferedAmount: () => number
-  readonly flush: (onDrained: () => void) => void | (() => void)
-}
+/** What the session drives of the engine's connection: all of it but the handshake's answer. */
+export type Transport = Omit<Connection, "handshake">
 
 /** observability: what the session reports as it runs (src/internal/observer.ts implements it). */
 export interface SessionObserver {
@@ -129,7 +118,7 @@ class Rare {
  * One session's protocol state, and the engine's listener; never shared between sessions. A binding extends it and
  * overrides the two hooks, `wakeUp` (how a waiter is called) and `onEnded` (the session has just ended).
  */
-export class SessionCore {
+export class SessionCore implements Listener {
   phase: Phase = "Open"
   transport: Transport | undefined = undefined
   /** observability: undefined for a session opened without the plugin's observer */
