@@ -31,7 +31,7 @@ const deserializeError = <A, I>(
     return error
   })
 
-describe("Converter.json (API.md §6)", () => {
+describe("Converter.json (docs/API.md §6)", () => {
   it.effect("serialize encodes the value with its schema into a JSON Text frame", () =>
     Effect.gen(function*() {
       const frame = yield* Converter.json.serialize(User, user)
@@ -89,7 +89,7 @@ describe("Converter.json (API.md §6)", () => {
     }))
 })
 
-describe("Converter.msgpack (API.md §6, @effect/platform MsgPack)", () => {
+describe("Converter.msgpack (docs/API.md §6, @effect/platform MsgPack)", () => {
   it.effect("serialize packs the schema's encoded value into a Binary frame", () =>
     Effect.gen(function*() {
       const frame = yield* Converter.msgpack.serialize(User, user)

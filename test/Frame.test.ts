@@ -15,7 +15,7 @@ const rejected = (u: unknown): string => {
   return result.left.message
 }
 
-describe("Frame constructors and readers (API.md §4)", () => {
+describe("Frame constructors and readers (docs/API.md §4)", () => {
   it("Frame.text / Frame.binary build final data frames tagged Text / Binary", () => {
     expect(Frame.text("hi")).toEqual({ _tag: "Text", fin: true, data: "hi" })
     expect(Frame.binary(bytes(1, 2))).toEqual({ _tag: "Binary", fin: true, data: bytes(1, 2) })
@@ -56,7 +56,7 @@ describe("Frame constructors and readers (API.md §4)", () => {
   })
 })
 
-describe("Frame.schema: the frame union with the RFC 6455 limits (API.md §4)", () => {
+describe("Frame.schema: the frame union with the RFC 6455 limits (docs/API.md §4)", () => {
   it("accepts every kind of frame built by the constructors", () => {
     const frames: Array<Frame.Frame> = [
       Frame.text("héllo 👋"),

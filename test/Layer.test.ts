@@ -1,5 +1,5 @@
 /**
- * API.md §1 (installing the plugin: config resolution, layerConfig) and §2 (connecting: builders, how a session
+ * docs/API.md §1 (installing the plugin: config resolution, layerConfig) and §2 (connecting: builders, how a session
  * ends, handshake errors, redaction), against real sockets on 127.0.0.1.
  */
 import { describe, expect, it } from "@effect/vitest"

@@ -1,5 +1,5 @@
 /**
- * API.md §2, the request forms: string, URL, http(s):// mapped to ws(s)://, HttpClientRequest (url params,
+ * docs/API.md §2, the request forms: string, URL, http(s):// mapped to ws(s)://, HttpClientRequest (url params,
  * headers), `{ host, port, path, headers, protocols }`, and the default ports of the `ws` / `wss` builders.
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"

@@ -1,5 +1,5 @@
 /**
- * sendSerialized / receiveDeserialized against a real `ws` server on 127.0.0.1 (API.md §3, §6), and the
+ * sendSerialized / receiveDeserialized against a real `ws` server on 127.0.0.1 (docs/API.md §3, §6), and the
  * serialization scenarios of Ktor's client WebSockets tests.
  */
 import * as MsgPack from "@effect/platform/MsgPack"
@@ -27,7 +27,7 @@ const deserializeError = <A, E, R>(self: Effect.Effect<A, E, R>) =>
     return error as WebsocketDeserializeException
   })
 
-describe("no content converter installed (API.md §6)", () => {
+describe("no content converter installed (docs/API.md §6)", () => {
   it.scopedLive("sendSerialized fails with WebsocketConverterNotFoundException and sends nothing", () =>
     Effect.gen(function*() {
       const { server, session } = yield* connected({})
@@ -53,7 +53,7 @@ describe("no content converter installed (API.md §6)", () => {
     }))
 })
 
-describe("Converter.json over a real server (API.md §6)", () => {
+describe("Converter.json over a real server (docs/API.md §6)", () => {
   it.scopedLive("the installed converter is session.converter; sendSerialized sends the schema's JSON as text", () =>
     Effect.gen(function*() {
       const { server, session } = yield* connected({ contentConverter: Converter.json })
@@ -113,7 +113,7 @@ describe("Converter.json over a real server (API.md §6)", () => {
     }))
 })
 
-describe("Converter.msgpack over a real server (API.md §6)", () => {
+describe("Converter.msgpack over a real server (docs/API.md §6)", () => {
   const unpack = Schema.decodeSync(MsgPack.schema(Schema.Unknown))
 
   it.scopedLive("sendSerialized sends a MessagePack Binary frame; receiveDeserialized decodes the echo", () =>

@@ -1,5 +1,5 @@
 /**
- * API.md §3, the session's behaviour rules, each against a real `ws` server on 127.0.0.1: data frames only and in
+ * docs/API.md §3, the session's behaviour rules, each against a real `ws` server on 127.0.0.1: data frames only and in
  * order, pongs, closes started by either side, invalid close codes, dropped connections, the pinger, the size
  * limit, protocol violations, backpressure both ways, and many sessions on one layer.
  */

@@ -9,7 +9,7 @@ import { redactUrl, scrub } from "../core/redact.js"
 import type * as Transport from "../core/transport.js"
 import { WebSocketException } from "../Errors.js"
 
-/** The server answered with another status than 101 (API.md's exact message). */
+/** The server answered with another status than 101 (docs/API.md's exact message). */
 export const unexpectedStatus = (status: number): WebSocketException => WebSocketException.handshake(status)
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The behaviour suite: the rules of API.md §3 (and the handshake status rule of §2), written once against a
+ * The behaviour suite: the rules of docs/API.md §3 (and the handshake status rule of §2), written once against a
  * scripted peer and run on every engine, so that `NodeEngine` over a real socket and `TestEngine` in memory are
  * held to the same rules.
  *

@@ -892,7 +892,7 @@ add({
   expect: () => ({ delivers: [], sends: [sentClose(1008)], closeReason: { code: 1008 }, error: "Protocol" }),
   deviation: "Autobahn 9.3.1 expects the message to be delivered. ws (8.23) refuses a message of more than " +
     "16,384 fragments with 1008, a guard against a peer that makes the client hold millions of tiny buffers " +
-    "(memory must stay about maxFrameSize per message, API.md §3). Kept on purpose; messages of at most " +
+    "(memory must stay about maxFrameSize per message, docs/API.md §3). Kept on purpose; messages of at most " +
     "16,384 fragments of any size up to maxFrameSize pass (5.18, 9.3.1)."
 })
 add({
@@ -1017,7 +1017,7 @@ add({
 add({
   id: "H.8",
   section: "H Opening handshake",
-  title: "a 200 answer fails with Handshake, status 200 and the exact message of API.md",
+  title: "a 200 answer fails with Handshake, status 200 and the exact message of docs/API.md",
   handshake: (socket) => {
     socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
     return false

@@ -1,5 +1,5 @@
 /**
- * Properties checked through a real `ws` echo server on 127.0.0.1 (API.md §3, §6). Each `layer(...)` block opens one
+ * Properties checked through a real `ws` echo server on 127.0.0.1 (docs/API.md §3, §6). Each `layer(...)` block opens one
  * server and one session for its property; every run reuses them. Runs per property are in `fastCheck.numRuns`.
  */
 import { describe, expect, layer } from "@effect/vitest"

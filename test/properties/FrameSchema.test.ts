@@ -1,5 +1,5 @@
 /**
- * Properties of `Frame.schema` and of the close payload codec (API.md §4, RFC 6455 §5.5, §7.4).
+ * Properties of `Frame.schema` and of the close payload codec (docs/API.md §4, RFC 6455 §5.5, §7.4).
  * Pure: no sockets. Runs per property are stated in each `fastCheck.numRuns`.
  */
 import { describe, expect, it } from "@effect/vitest"
