@@ -11,22 +11,8 @@
  * matchCauseEffect), which is the floor for an interruption-safe receive.
  */
 import * as Effect from "effect/Effect"
-import WebSocket from "ws"
 import { type Jobs, sizeOf, startMeasure, texts } from "../common.js"
-
-const open = (url: string) =>
-  new Promise<WebSocket>((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
-    ws.once("open", () => resolve(ws))
-    ws.once("error", reject)
-  })
-
-const close = (ws: WebSocket) =>
-  new Promise<void>((resolve) => {
-    if (ws.readyState === WebSocket.CLOSED) return resolve()
-    ws.once("close", () => resolve())
-    ws.close(1000)
-  })
+import { close, open } from "./ws.js"
 
 const unsupported = () => Promise.reject(new Error("the minimal Effect loop runs the round-trip scenario only"))
 

@@ -17,14 +17,16 @@ import {
   texts
 } from "../common.js"
 
-const open = (url: string) =>
+/** Opens a raw `ws` client without compression (shared with the minimal Effect loop). */
+export const open = (url: string) =>
   new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false })
     ws.once("open", () => resolve(ws))
     ws.once("error", reject)
   })
 
-const close = (ws: WebSocket) =>
+/** Closes with 1000 and waits for the end. */
+export const close = (ws: WebSocket) =>
   new Promise<void>((resolve) => {
     if (ws.readyState === WebSocket.CLOSED) return resolve()
     ws.once("close", () => resolve())
