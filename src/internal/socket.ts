@@ -32,12 +32,7 @@ import type { WebSocketException } from "../Errors.js"
 import type * as Frame from "../Frame.js"
 import type { DefaultClientWebSocketSession } from "../Session.js"
 
-/**
- * Options of `WebSockets.socket` / `WebSockets.layerSocket`.
- *
- * @since 0.1.0
- * @category models
- */
+/** Options of `WebSockets.socket` / `WebSockets.layerSocket` (public as `WebSockets.SocketOptions`, Layer.ts). */
 export interface SocketOptions {
   /** Which close codes fail a run (with a `SocketCloseError`); default: all but 1000 and 1006, as on the platform. */
   readonly closeCodeIsError?: ((code: number) => boolean) | undefined
