@@ -30,6 +30,7 @@ import type * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Stream from "effect/Stream"
 import type { CloseReason } from "./CloseReason.js"
+import { CloseCodes } from "./core/limits.js"
 import type { WebSocketException } from "./Errors.js"
 import type * as Frame from "./Frame.js"
 import type { Call, DefaultClientWebSocketSession } from "./Session.js"
@@ -154,7 +155,14 @@ export interface ReconnectingSession extends Inspectable.Inspectable {
   readonly closeReason: Effect.Effect<Option.Option<CloseReason>>
 }
 
-const RETRIED_CLOSE_CODES: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013, 1014])
+const RETRIED_CLOSE_CODES: ReadonlySet<number> = new Set([
+  CloseCodes.GOING_AWAY,
+  CloseCodes.CLOSED_ABNORMALLY,
+  CloseCodes.INTERNAL_ERROR,
+  CloseCodes.SERVICE_RESTART,
+  CloseCodes.TRY_AGAIN_LATER,
+  CloseCodes.BAD_GATEWAY
+])
 
 /**
  * Whether a connection that ended with `reason` is worth reconnecting: a drop (1006, or no reason at all), or a

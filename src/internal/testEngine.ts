@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import { CloseReason, isValidWireCode, normal } from "../CloseReason.js"
+import { CloseCodes } from "../core/limits.js"
 import { redactUrl } from "../core/redact.js"
 import type * as Engine from "../Engine.js"
 import * as Frame from "../Frame.js"
@@ -277,7 +278,11 @@ export class TestConnection {
     if (this.isEnded) return
     this.isEnded = true
     this.pending.length = 0
-    this.endServer(code === 1006 || this.firstClose === undefined ? "dropped" : this.firstClose, code, reason)
+    this.endServer(
+      code === CloseCodes.CLOSED_ABNORMALLY || this.firstClose === undefined ? "dropped" : this.firstClose,
+      code,
+      reason
+    )
     const listener = this.listener
     this.listener = detached
     listener.onClose(code, reason)
@@ -291,9 +296,9 @@ export class TestConnection {
   dropFromServer(now: boolean): void {
     if (this.isEnded) return
     this.serverGone = true
-    this.endServer("dropped", 1006, "")
+    this.endServer("dropped", CloseCodes.CLOSED_ABNORMALLY, "")
     if (!now && this.paused && this.pending.length > 0) this.pending.push(DROPPED)
-    else this.finish(1006, "")
+    else this.finish(CloseCodes.CLOSED_ABNORMALLY, "")
   }
 
   /** Something the client puts on the wire. */
@@ -327,7 +332,7 @@ export class TestConnection {
 
   private deliver(frame: Frame.Frame | typeof DROPPED): void {
     if (this.isEnded) return
-    if (frame === DROPPED) return this.finish(1006, "")
+    if (frame === DROPPED) return this.finish(CloseCodes.CLOSED_ABNORMALLY, "")
     if (this.violated && frame._tag !== "Close") return
     switch (frame._tag) {
       case "Text":
@@ -336,9 +341,13 @@ export class TestConnection {
       case "Ping":
       case "Pong": {
         if (frame.data.byteLength > Frame.MAX_CONTROL_PAYLOAD) {
-          return this.violation("Protocol", 1002, "Invalid payload length " + frame.data.byteLength)
+          return this.violation(
+            "Protocol",
+            CloseCodes.PROTOCOL_ERROR,
+            "Invalid payload length " + frame.data.byteLength
+          )
         }
-        if (!frame.fin) return this.violation("Protocol", 1002, "FIN must be set")
+        if (!frame.fin) return this.violation("Protocol", CloseCodes.PROTOCOL_ERROR, "FIN must be set")
         if (frame._tag === "Ping") this.listener.onPing(copy(frame.data))
         else this.listener.onPong(copy(frame.data))
         return
@@ -351,7 +360,7 @@ export class TestConnection {
   /** Hands a whole message to the session, judging text as `ws` does (invalid UTF-8: 1007). */
   private message(data: string | Uint8Array): void {
     if (typeof data === "string" && !isWellFormed(data)) {
-      return this.violation("Protocol", 1007, "Invalid UTF-8 sequence")
+      return this.violation("Protocol", CloseCodes.NOT_CONSISTENT, "Invalid UTF-8 sequence")
     }
     this.listener.onMessage(data)
   }
@@ -359,7 +368,9 @@ export class TestConnection {
   private deliverData(frame: Frame.Data): void {
     const size = sizeOf(frame.data)
     if (this.fragments === undefined) {
-      if (size > this.request.maxFrameSize) return this.violation("FrameTooBig", 1009, "Max payload size exceeded")
+      if (size > this.request.maxFrameSize) {
+        return this.violation("FrameTooBig", CloseCodes.TOO_BIG, "Max payload size exceeded")
+      }
       if (frame.fin) return this.message(frame._tag === "Text" ? frame.data : copy(frame.data))
       this.fragments = { binary: frame._tag === "Binary", parts: [], size: 0 }
     }
@@ -367,7 +378,7 @@ export class TestConnection {
     const fragments = this.fragments
     fragments.size += size
     if (fragments.size > this.request.maxFrameSize) {
-      return this.violation("FrameTooBig", 1009, "Max payload size exceeded")
+      return this.violation("FrameTooBig", CloseCodes.TOO_BIG, "Max payload size exceeded")
     }
     if (fragments.binary) fragments.parts.push(typeof frame.data === "string" ? encoder.encode(frame.data) : frame.data)
     else fragments.parts.push(Frame.readText(frame))
@@ -378,20 +389,20 @@ export class TestConnection {
   }
 
   private deliverClose(frame: Frame.Close): void {
-    if (this.violated) return this.finish(1006, "")
+    if (this.violated) return this.finish(CloseCodes.CLOSED_ABNORMALLY, "")
     const payload = frame.data
     // the checks ws makes, in its order: length, code, UTF-8 of the reason
     if (payload.byteLength === 1 || payload.byteLength > Frame.MAX_CONTROL_PAYLOAD) {
-      return this.violation("Protocol", 1002, "Invalid payload length " + payload.byteLength)
+      return this.violation("Protocol", CloseCodes.PROTOCOL_ERROR, "Invalid payload length " + payload.byteLength)
     }
     const reason = Frame.decodeCloseReason(payload)
     if (Option.isSome(reason) && !isValidWireCode(reason.value.code)) {
-      return this.violation("Protocol", 1002, "Invalid status code " + reason.value.code)
+      return this.violation("Protocol", CloseCodes.PROTOCOL_ERROR, "Invalid status code " + reason.value.code)
     }
     if (payload.byteLength > 2 && !isValidUtf8(payload.subarray(2))) {
-      return this.violation("Protocol", 1007, "Invalid UTF-8 sequence")
+      return this.violation("Protocol", CloseCodes.NOT_CONSISTENT, "Invalid UTF-8 sequence")
     }
-    const code = Option.isSome(reason) ? reason.value.code : 1005
+    const code = Option.isSome(reason) ? reason.value.code : CloseCodes.NO_STATUS
     const message = Option.isSome(reason) ? reason.value.message : ""
     // like ws: a Close we did not start is echoed with the same code and reason
     if (!this.closeSent) {
@@ -414,7 +425,7 @@ export class TestConnection {
     if (!this.behaviour.ignoreClose) {
       queueMicrotask(() => {
         // a server that had sent its Close already (one we refused) now has both and ends the connection
-        if (this.violated && this.serverCloseSent) return this.finish(1006, "")
+        if (this.violated && this.serverCloseSent) return this.finish(CloseCodes.CLOSED_ABNORMALLY, "")
         // otherwise its protocol layer answers with the same code, as ws and most servers do
         this.fromServer(Frame.close(new CloseReason({ code, message: reason })))
       })
@@ -449,7 +460,7 @@ export class TestConnection {
       },
       terminate: () => {
         if (this.isEnded) return
-        this.finish(1006, "")
+        this.finish(CloseCodes.CLOSED_ABNORMALLY, "")
       },
       pause: () => {
         this.paused = true
@@ -468,7 +479,7 @@ export class TestConnection {
 
   /** The error of a `receive` past the end. */
   private closedError(): ConnectionClosed {
-    const end = this.endedWith ?? { initiator: "dropped" as const, code: 1006, reason: "" }
+    const end = this.endedWith ?? { initiator: "dropped" as const, code: CloseCodes.CLOSED_ABNORMALLY, reason: "" }
     const url = redactUrl(this.request.url)
     const how = end.initiator === "dropped"
       ? "it was dropped without a Close (1006)"
