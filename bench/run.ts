@@ -16,7 +16,7 @@
  * through tsx, whose `keepNames` transform adds a `defineProperty` call to every closure created at run time.
  *
  * Options: --quick (fewer rounds and messages, for development), --rounds=N, --only=pipelined,roundTrip,…,
- * --from-src (load the library's sources through tsx instead), --prof (the library's worker runs with
+ * --from-src (load the library's sources through tsx instead), --library=PATH (measure a build made elsewhere), --prof (the library's worker runs with
  * `node --cpu-prof`, profiles in bench/profiles/<worker>/; --prof=ws,library,effect picks the workers to profile, and with
  * --only=roundTrip the profile holds that scenario alone, plus the worker's start-up), --metrics (pipelined and round trip also run the library with
  * `metrics: false`, in a worker of its own, and the table shows the ratio of metrics on to off).
@@ -93,7 +93,11 @@ const record = (key: string, label: string, unit: string, higherIsBetter: boolea
 const root = join(here, "..")
 const compiled = join(root, "node_modules", ".cache", "effect-websockets-bench", "lib")
 let libraryEntry: string | undefined
-if (!flag("from-src")) {
+// --library=PATH: measure a build made elsewhere (an A/B of two builds, e.g. with one optimisation taken out)
+const prebuilt = option("library")
+if (prebuilt !== undefined) {
+  libraryEntry = prebuilt
+} else if (!flag("from-src")) {
   process.stderr.write("compiling the library with tsc -p tsconfig.build.json …\n")
   try {
     execFileSync(process.execPath, [
