@@ -1,0 +1,186 @@
+/**
+ * Red-team attacks on the core split (src/core/session.ts bound to Effect in src/internal/*): interruption of
+ * waiters and connects, sessions used after their scope, many waiters at once.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { Engine, Frame, WebSockets } from "../../src/index.js"
+import { idle, startServer } from "../helpers/wsServer.js"
+import { live } from "../helpers/layers.js"
+
+interface Fake {
+  readonly closes: Array<number>
+  answerClose: boolean
+}
+
+const fakeConnection = (listener: Engine.Listener, fake: Fake): Engine.Connection => ({
+  handshake: { status: 101, headers: {}, protocol: "", extensions: "" },
+  send: (_data, _fin, onWritten) => onWritten?.(),
+  ping: () => {},
+  pong: () => {},
+  close: (code, reason) => {
+    fake.closes.push(code)
+    if (fake.answerClose) listener.onClose(code, reason)
+  },
+  terminate: () => listener.onClose(1006, ""),
+  pause: () => {},
+  resume: () => {},
+  bufferedAmount: () => 0,
+  flush: (onDrained) => onDrained()
+})
+
+const openSession = (scope: Scope.CloseableScope, answerClose = true) => {
+  const listeners: Array<Engine.Listener> = []
+  const fake: Fake = { closes: [], answerClose }
+  const engine = Layer.succeed(Engine.Engine, {
+    name: "fake",
+    capabilities: Engine.allCapabilities,
+    connect: (_request, listener) =>
+      Effect.sync(() => {
+        listeners.push(listener)
+        const connection = fakeConnection(listener, fake)
+        listener.onOpen(connection)
+        return connection
+      })
+  })
+  const session = Effect.runSync(
+    WebSockets.webSocketSession("ws://fake.test/").pipe(
+      Effect.provide(WebSockets.layer().pipe(Layer.provide(engine))),
+      Scope.extend(scope)
+    )
+  )
+  const state = (session as unknown as Record<symbol, { messageWaiting: number; endWaiting: number; queued: number }>)[
+    Symbol.for("effect-websockets/Session/state")
+  ]!
+  return { session, listener: listeners[0]!, fake, state }
+}
+
+const interruptNow = <A, E>(fiber: Fiber.RuntimeFiber<A, E>) => fiber.unsafeInterruptAsFork(FiberId.none)
+
+describe("red team: waiters of the core", () => {
+  it("a receive woken by a message and interrupted before it took it passes the message on to the next waiter", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { listener, session } = openSession(scope)
+    const a = Effect.runFork(session.receive)
+    const b = Effect.runFork(session.receive)
+    await new Promise((r) => setTimeout(r, 10))
+    // the message wakes A; A is interrupted before its fiber ran again (same synchronous block)
+    listener.onMessage("m1")
+    interruptNow(a)
+    const exitA = await Effect.runPromise(Fiber.await(a))
+    const got = await Effect.runPromise(Fiber.join(b).pipe(Effect.timeout("500 millis"), Effect.option))
+    // either A got it, or B must get it: the message is neither lost nor stuck with B still waiting
+    const delivered = (Exit.isSuccess(exitA) ? 1 : 0) + (Option.isSome(got) ? 1 : 0)
+    expect(delivered).toBe(1)
+    Effect.runSync(Scope.close(scope, Exit.void))
+  })
+
+  it("an incoming reader woken by a message and interrupted before it took it passes the message on", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { listener, session } = openSession(scope)
+    const a = Effect.runFork(Stream.runHead(session.incoming))
+    const b = Effect.runFork(session.receive)
+    await new Promise((r) => setTimeout(r, 10))
+    listener.onMessage("m1")
+    interruptNow(a)
+    const exitA = await Effect.runPromise(Fiber.await(a))
+    const got = await Effect.runPromise(Fiber.join(b).pipe(Effect.timeout("500 millis"), Effect.option))
+    const delivered = (Exit.isSuccess(exitA) && Option.isSome(exitA.value) ? 1 : 0) + (Option.isSome(got) ? 1 : 0)
+    expect(delivered).toBe(1)
+    Effect.runSync(Scope.close(scope, Exit.void))
+  })
+
+  it("100 receivers interrupted leave no waiter; then 3 messages go to the next 3 receivers, once each", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { listener, session, state } = openSession(scope)
+    const fibers = Array.from({ length: 100 }, () => Effect.runFork(session.receive))
+    await new Promise((r) => setTimeout(r, 10))
+    expect(state.messageWaiting).toBe(100)
+    await Effect.runPromise(Fiber.interruptAll(fibers))
+    expect(state.messageWaiting).toBe(0)
+    const next = Array.from({ length: 3 }, () => Effect.runFork(session.receive))
+    await new Promise((r) => setTimeout(r, 10))
+    listener.onMessage("a")
+    listener.onMessage("b")
+    listener.onMessage("c")
+    const got = await Effect.runPromise(Fiber.joinAll(next).pipe(Effect.timeout("1 second")))
+    expect(got.map((f) => Frame.readText(f as Frame.Text)).sort()).toEqual(["a", "b", "c"])
+    expect(state.messageWaiting).toBe(0)
+    Effect.runSync(Scope.close(scope, Exit.void))
+  })
+
+  it("half of many receivers interrupted at random: every message is delivered exactly once", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { listener, session, state } = openSession(scope)
+    const fibers = Array.from({ length: 50 }, () => Effect.runFork(session.receive))
+    await new Promise((r) => setTimeout(r, 10))
+    for (let i = 0; i < 50; i += 2) interruptNow(fibers[i]!)
+    for (let i = 0; i < 25; i++) listener.onMessage(`m${i}`)
+    const exits = await Effect.runPromise(Effect.forEach(fibers, (f) => Fiber.await(f)).pipe(Effect.timeout("1 second")))
+    const got = exits.flatMap((e) => Exit.isSuccess(e) ? [Frame.readText(e.value as Frame.Text)] : [])
+    // what nobody took is still queued
+    const rest: Array<string> = []
+    // (runSync only while something is queued: on an empty queue it would leave a suspended fiber behind)
+    while (state.queued > 0) rest.push(Frame.readText(Effect.runSync(session.receive) as Frame.Text))
+    expect([...got, ...rest].sort()).toEqual(Array.from({ length: 25 }, (_, i) => `m${i}`).sort())
+    expect(state.messageWaiting).toBe(0)
+    Effect.runSync(Scope.close(scope, Exit.void))
+  })
+
+  it("closeReason awaited by 100 fibers: all get the peer's reason; interrupted ones leave no end waiter", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { listener, session, state } = openSession(scope)
+    const fibers = Array.from({ length: 100 }, () => Effect.runFork(session.closeReason))
+    await new Promise((r) => setTimeout(r, 10))
+    for (let i = 0; i < 100; i += 3) interruptNow(fibers[i]!)
+    await new Promise((r) => setTimeout(r, 10))
+    expect(state.endWaiting).toBe(100 - 34)
+    listener.onCloseFrame(4001, "bye")
+    listener.onClose(4001, "bye")
+    const exits = await Effect.runPromise(Effect.forEach(fibers, (f) => Fiber.await(f)).pipe(Effect.timeout("1 second")))
+    const ok = exits.filter(Exit.isSuccess)
+    expect(ok.length).toBe(66)
+    for (const e of ok) expect(Option.getOrThrow(e.value).code).toBe(4001)
+    expect(state.endWaiting).toBe(0)
+    Effect.runSync(Scope.close(scope, Exit.void))
+  })
+
+  it("a session used after its scope closed: send and receive fail with Closed, closeReason answers, no hang", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { session } = openSession(scope)
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+    const send = await Effect.runPromise(Effect.flip(session.send("x")).pipe(Effect.timeout("1 second")))
+    expect(send.reason).toBe("Closed")
+    const receive = await Effect.runPromise(Effect.flip(session.receive).pipe(Effect.timeout("1 second")))
+    expect(receive.reason).toBe("Closed")
+    const reason = await Effect.runPromise(session.closeReason.pipe(Effect.timeout("1 second")))
+    expect(Option.getOrThrow(reason).code).toBe(1000)
+    const flush = await Effect.runPromise(Effect.flip(session.flush).pipe(Effect.timeout("1 second")))
+    expect(flush.reason).toBe("Closed")
+  })
+
+  it("a session whose scope closed with a silent peer: receive, incoming and closeReason end (no hang)", async () => {
+    const scope = Effect.runSync(Scope.make())
+    const { fake, session } = openSession(scope, false)
+    const r = Effect.runFork(session.receive)
+    const s = Effect.runFork(Stream.runCollect(session.incoming))
+    const c = Effect.runFork(session.closeReason)
+    // the close wait is 5 s; interrupting the scope close cuts it and drops the transport
+    const closer = Effect.runFork(Scope.close(scope, Exit.void))
+    await new Promise((r) => setTimeout(r, 20))
+    await Effect.runPromise(Fiber.interrupt(closer))
+    expect(fake.closes).toEqual([1000])
+    const exits = await Effect.runPromise(
+      Effect.all([Fiber.await(r), Fiber.await(s), Fiber.await(c)]).pipe(Effect.timeout("1 second"))
+    )
+    expect(Exit.isFailure(exits[0])).toBe(true)
+    expect(Exit.isSuccess(exits[2])).toBe(true)
+  })
+})
