@@ -14,6 +14,7 @@ import * as Stream from "effect/Stream"
 import { Engine, Frame, WebSockets } from "../../src/index.js"
 import { idle, startServer } from "../helpers/wsServer.js"
 import { live } from "../helpers/layers.js"
+import { runChild } from "../testEngine/runChild.js"
 
 interface Fake {
   readonly closes: Array<number>
@@ -183,4 +184,19 @@ describe("red team: waiters of the core", () => {
     expect(Exit.isFailure(exits[0])).toBe(true)
     expect(Exit.isSuccess(exits[2])).toBe(true)
   })
+})
+
+describe("red team: interrupted connects (child process with a deadline)", () => {
+  it("a connect interrupted before open, during the handshake or right after open leaves no socket, no timer", async () => {
+    const child = await runChild("../redteam/connectChild.ts", { deadlineMs: 20_000 })
+    expect(child.timedOut, child.stderr).toBe(false)
+    expect(child.code, child.stderr).toBe(0)
+    const result = child.result as Record<string, unknown>
+    expect(result.timeoutReason).toBe("Timeout")
+    expect(result.silentOpenAfter).toBe(0)
+    expect(result.wsClientsAfter).toBe(0)
+    expect(result.lateSucceeded).toBe(true)
+    expect(result.wsClientsAfterLate).toBe(0)
+    expect(result.handles).toEqual([])
+  }, 30_000)
 })
