@@ -84,8 +84,11 @@ const main = async () => {
   for (const s of silentSockets) s.destroy()
   await new Promise<void>((r) => silent.close(() => r()))
   await sleep(50)
+  // the child's own stdio pipes (under the parent they are sockets) are not ours
+  const stdio: Array<unknown> = [process.stdin, process.stdout, process.stderr]
   const handles = (process as unknown as { _getActiveHandles: () => Array<{ constructor: { name: string } }> })
     ._getActiveHandles()
+    .filter((h) => !stdio.includes(h))
     .map((h) => h.constructor.name)
   result.handles = handles
   console.log(JSON.stringify(result))
