@@ -200,3 +200,111 @@ describe("red team: interrupted connects (child process with a deadline)", () =>
     expect(result.handles).toEqual([])
   }, 30_000)
 })
+
+/** A server socket that stops reading: the client's writes pile up above the high-water mark. */
+const stopReading = (socket: import("ws").WebSocket) => (socket as unknown as { _socket: import("node:net").Socket })._socket.pause()
+const resumeReading = (socket: import("ws").WebSocket) => (socket as unknown as { _socket: import("node:net").Socket })._socket.resume()
+
+describe("red team: backpressure, pinger and flush on a real ws server", () => {
+  it.live("a send pending above the write mark: interrupting it returns at once, and a close then ends the session", () =>
+    Effect.gen(function*() {
+      const srv = yield* Effect.acquireRelease(Effect.promise(() => startServer({ behaviours: { "*": idle } })), (s) =>
+        Effect.promise(() => s.close()))
+      const session = yield* WebSockets.webSocketSession(srv.url())
+      const peer = yield* Effect.promise(() => srv.nthConnection(1))
+      stopReading(peer.socket)
+      const chunk = new Uint8Array(256 * 1024)
+      let sent = 0
+      const sender = yield* Effect.fork(Effect.forever(Effect.tap(session.send(chunk), () => Effect.sync(() => sent++))))
+      // wait until the sender is blocked (nothing more goes through for a while)
+      let last = -1
+      while (last !== sent) {
+        last = sent
+        yield* Effect.sleep("100 millis")
+      }
+      expect(sent).toBeGreaterThan(0)
+      const start = Date.now()
+      yield* Fiber.interrupt(sender)
+      expect(Date.now() - start).toBeLessThan(100)
+      // a second blocked send, then close: the pending send ends (written or Closed), never hangs
+      const pending = yield* Effect.fork(session.send(chunk))
+      yield* Effect.sleep("20 millis")
+      yield* session.close()
+      resumeReading(peer.socket)
+      const exit = yield* Fiber.await(pending).pipe(Effect.timeout("3 seconds"))
+      if (Exit.isFailure(exit)) expect(JSON.stringify(exit.cause)).toContain("Closed")
+      const reason = yield* session.closeReason.pipe(Effect.timeout("6 seconds"))
+      expect(Option.getOrThrow(reason).code).toBe(1000)
+      const after = yield* Effect.flip(session.send("x"))
+      expect(after.reason).toBe("Closed")
+    }).pipe(Effect.scoped, Effect.provide(live())), 15_000)
+
+  it.live("a send pending above the write mark when the peer drops: it ends (Closed), never hangs", () =>
+    Effect.gen(function*() {
+      const srv = yield* Effect.acquireRelease(Effect.promise(() => startServer({ behaviours: { "*": idle } })), (s) =>
+        Effect.promise(() => s.close()))
+      const session = yield* WebSockets.webSocketSession(srv.url())
+      const peer = yield* Effect.promise(() => srv.nthConnection(1))
+      stopReading(peer.socket)
+      const chunk = new Uint8Array(256 * 1024)
+      const sender = yield* Effect.fork(Effect.forever(session.send(chunk)))
+      const flusher = yield* Effect.fork(Effect.delay(session.flush, "150 millis"))
+      yield* Effect.sleep("300 millis")
+      peer.socket.terminate()
+      const exit = yield* Fiber.await(sender).pipe(Effect.timeout("3 seconds"))
+      expect(Exit.isFailure(exit)).toBe(true)
+      yield* Fiber.await(flusher).pipe(Effect.timeout("3 seconds"))
+      const reason = yield* session.closeReason.pipe(Effect.timeout("3 seconds"))
+      expect(Option.getOrThrow(reason).code).toBe(1006)
+    }).pipe(Effect.scoped, Effect.provide(live())), 15_000)
+
+  it.live("100 flushes pending above the write mark, half interrupted: the rest complete once the peer reads", () =>
+    Effect.gen(function*() {
+      const srv = yield* Effect.acquireRelease(Effect.promise(() => startServer({ behaviours: { "*": idle } })), (s) =>
+        Effect.promise(() => s.close()))
+      const session = yield* WebSockets.webSocketSession(srv.url())
+      const peer = yield* Effect.promise(() => srv.nthConnection(1))
+      stopReading(peer.socket)
+      const sender = yield* Effect.fork(session.send(new Uint8Array(8 * 1024 * 1024)))
+      yield* Effect.sleep("50 millis")
+      const flushes = yield* Effect.forEach(Array.from({ length: 100 }), () => Effect.fork(session.flush))
+      yield* Effect.sleep("50 millis")
+      yield* Fiber.interruptAll(flushes.filter((_, i) => i % 2 === 0))
+      resumeReading(peer.socket)
+      yield* Fiber.join(sender).pipe(Effect.timeout("5 seconds"))
+      const exits = yield* Effect.forEach(flushes.filter((_, i) => i % 2 === 1), Fiber.await).pipe(
+        Effect.timeout("5 seconds")
+      )
+      expect(exits.every(Exit.isSuccess)).toBe(true)
+      const waiters = (session.connection as unknown as { flushWaiters?: Set<unknown> }).flushWaiters
+      expect(waiters === undefined || waiters.size === 0).toBe(true)
+    }).pipe(Effect.scoped, Effect.provide(live())), 15_000)
+
+  it.live("a peer that never answers Pings while reading is paused: no ping timeout while paused, one after resuming", () =>
+    Effect.gen(function*() {
+      const srv = yield* Effect.acquireRelease(
+        Effect.promise(() => startServer({ behaviours: { "*": idle }, options: { autoPong: false } })),
+        (s) => Effect.promise(() => s.close())
+      )
+      const session = yield* WebSockets.webSocketSession(srv.url())
+      const peer = yield* Effect.promise(() => srv.nthConnection(1))
+      // 5000 messages: above the count mark, the client pauses reading
+      for (let i = 0; i < 5000; i++) peer.socket.send(`m${i}`)
+      yield* Effect.sleep("800 millis")
+      const state = (session as unknown as Record<symbol, { phase: string; paused: boolean }>)[
+        Symbol.for("effect-websockets/Session/state")
+      ]!
+      expect(state.paused).toBe(true)
+      expect(state.phase).toBe("Open")
+      // read everything: reading resumes, the unanswered Ping now times out
+      const all = yield* Stream.runCollect(session.incoming).pipe(Effect.either)
+      expect(all._tag).toBe("Left")
+      if (all._tag === "Left") expect(all.left.reason).toBe("PingTimeout")
+      const reason = yield* session.closeReason
+      expect(Option.getOrThrow(reason).code).toBe(1011)
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(live({ pingInterval: "100 millis", timeout: "200 millis" })),
+      Effect.timeout("10 seconds")
+    ), 15_000)
+})
