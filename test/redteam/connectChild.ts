@@ -59,9 +59,11 @@ const main = async () => {
   let opened = 0
   for (let i = 0; i < 60; i++) {
     const fiber = Effect.runFork(
-      Effect.scoped(Effect.tap(WebSockets.webSocketSession(url), () => Effect.sync(() => opened++)).pipe(
-        Effect.zipRight(Effect.never)
-      )).pipe(Effect.provide(Live))
+      Effect.scoped(
+        Effect.tap(WebSockets.webSocketSession(url), () => Effect.sync(() => opened++)).pipe(
+          Effect.zipRight(Effect.never)
+        )
+      ).pipe(Effect.provide(Live))
     )
     await sleep(i % 12)
     await Effect.runPromise(Fiber.interrupt(fiber))

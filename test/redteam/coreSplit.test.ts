@@ -3,6 +3,7 @@
  * waiters and connects, sessions used after their scope, many waiters at once.
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -11,9 +12,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Engine, Frame, WebSockets } from "../../src/index.js"
-import { idle, startServer } from "../helpers/wsServer.js"
+import * as TestClock from "effect/TestClock"
+import { Engine, Frame, TestEngine, WebSockets } from "../../src/index.js"
 import { live } from "../helpers/layers.js"
+import { idle, startServer } from "../helpers/wsServer.js"
 import { runChild } from "../testEngine/runChild.js"
 
 interface Fake {
@@ -124,7 +126,9 @@ describe("red team: waiters of the core", () => {
     await new Promise((r) => setTimeout(r, 10))
     for (let i = 0; i < 50; i += 2) interruptNow(fibers[i]!)
     for (let i = 0; i < 25; i++) listener.onMessage(`m${i}`)
-    const exits = await Effect.runPromise(Effect.forEach(fibers, (f) => Fiber.await(f)).pipe(Effect.timeout("1 second")))
+    const exits = await Effect.runPromise(
+      Effect.forEach(fibers, (f) => Fiber.await(f)).pipe(Effect.timeout("1 second"))
+    )
     const got = exits.flatMap((e) => Exit.isSuccess(e) ? [Frame.readText(e.value as Frame.Text)] : [])
     // what nobody took is still queued
     const rest: Array<string> = []
@@ -143,9 +147,11 @@ describe("red team: waiters of the core", () => {
     for (let i = 0; i < 100; i += 3) interruptNow(fibers[i]!)
     await new Promise((r) => setTimeout(r, 10))
     expect(state.endWaiting).toBe(100 - 34)
-    listener.onCloseFrame(4001, "bye")
+    listener.onCloseFrame?.(4001, "bye")
     listener.onClose(4001, "bye")
-    const exits = await Effect.runPromise(Effect.forEach(fibers, (f) => Fiber.await(f)).pipe(Effect.timeout("1 second")))
+    const exits = await Effect.runPromise(
+      Effect.forEach(fibers, (f) => Fiber.await(f)).pipe(Effect.timeout("1 second"))
+    )
     const ok = exits.filter(Exit.isSuccess)
     expect(ok.length).toBe(66)
     for (const e of ok) expect(Option.getOrThrow(e.value).code).toBe(4001)
@@ -187,124 +193,233 @@ describe("red team: waiters of the core", () => {
 })
 
 describe("red team: interrupted connects (child process with a deadline)", () => {
-  it("a connect interrupted before open, during the handshake or right after open leaves no socket, no timer", async () => {
-    const child = await runChild("../redteam/connectChild.ts", { deadlineMs: 20_000 })
-    expect(child.timedOut, child.stderr).toBe(false)
-    expect(child.code, child.stderr).toBe(0)
-    const result = child.result as Record<string, unknown>
-    expect(result.timeoutReason).toBe("Timeout")
-    expect(result.silentOpenAfter).toBe(0)
-    expect(result.wsClientsAfter).toBe(0)
-    expect(result.lateSucceeded).toBe(true)
-    expect(result.wsClientsAfterLate).toBe(0)
-    expect(result.handles).toEqual([])
-  }, 30_000)
+  it(
+    "a connect interrupted before open, during the handshake or right after open leaves no socket, no timer",
+    async () => {
+      const child = await runChild("../redteam/connectChild.ts", { deadlineMs: 20_000 })
+      expect(child.timedOut, child.stderr).toBe(false)
+      expect(child.code, child.stderr).toBe(0)
+      const result = child.result as Record<string, unknown>
+      expect(result.timeoutReason).toBe("Timeout")
+      expect(result.silentOpenAfter).toBe(0)
+      expect(result.wsClientsAfter).toBe(0)
+      expect(result.lateSucceeded).toBe(true)
+      expect(result.wsClientsAfterLate).toBe(0)
+      expect(result.handles).toEqual([])
+    },
+    30_000
+  )
 })
 
 /** A server socket that stops reading: the client's writes pile up above the high-water mark. */
-const stopReading = (socket: import("ws").WebSocket) => (socket as unknown as { _socket: import("node:net").Socket })._socket.pause()
-const resumeReading = (socket: import("ws").WebSocket) => (socket as unknown as { _socket: import("node:net").Socket })._socket.resume()
+const stopReading = (socket: import("ws").WebSocket) =>
+  (socket as unknown as { _socket: import("node:net").Socket })._socket.pause()
+const resumeReading = (socket: import("ws").WebSocket) =>
+  (socket as unknown as { _socket: import("node:net").Socket })._socket.resume()
 
 describe("red team: backpressure, pinger and flush on a real ws server", () => {
-  it.live("a send pending above the write mark: interrupting it returns at once, and a close then ends the session", () =>
+  it.live(
+    "a send pending above the write mark: interrupting it returns at once, and a close then ends the session",
+    () =>
+      Effect.gen(function*() {
+        const srv = yield* Effect.acquireRelease(
+          Effect.promise(() => startServer({ behaviours: { "*": idle } })),
+          (s) => Effect.promise(() => s.close())
+        )
+        const session = yield* WebSockets.webSocketSession(srv.url())
+        const peer = yield* Effect.promise(() => srv.nthConnection(1))
+        stopReading(peer.socket)
+        const chunk = new Uint8Array(256 * 1024)
+        let sent = 0
+        const sender = yield* Effect.fork(
+          Effect.forever(Effect.tap(session.send(chunk), () => Effect.sync(() => sent++)))
+        )
+        // wait until the sender is blocked (nothing more goes through for a while)
+        let last = -1
+        while (last !== sent) {
+          last = sent
+          yield* Effect.sleep("100 millis")
+        }
+        expect(sent).toBeGreaterThan(0)
+        const start = Date.now()
+        yield* Fiber.interrupt(sender)
+        expect(Date.now() - start).toBeLessThan(100)
+        // a second blocked send, then close: the pending send ends (written or Closed), never hangs
+        const pending = yield* Effect.fork(session.send(chunk))
+        yield* Effect.sleep("20 millis")
+        yield* session.close()
+        resumeReading(peer.socket)
+        const exit = yield* Fiber.await(pending).pipe(Effect.timeout("3 seconds"))
+        if (Exit.isFailure(exit)) expect(JSON.stringify(exit.cause)).toContain("Closed")
+        const reason = yield* session.closeReason.pipe(Effect.timeout("6 seconds"))
+        expect(Option.getOrThrow(reason).code).toBe(1000)
+        const after = yield* Effect.flip(session.send("x"))
+        expect(after.reason).toBe("Closed")
+      }).pipe(Effect.scoped, Effect.provide(live())),
+    15_000
+  )
+
+  it.live(
+    "a send pending above the write mark when the peer drops: it ends (Closed), never hangs",
+    () =>
+      Effect.gen(function*() {
+        const srv = yield* Effect.acquireRelease(
+          Effect.promise(() => startServer({ behaviours: { "*": idle } })),
+          (s) => Effect.promise(() => s.close())
+        )
+        const session = yield* WebSockets.webSocketSession(srv.url())
+        const peer = yield* Effect.promise(() => srv.nthConnection(1))
+        stopReading(peer.socket)
+        const chunk = new Uint8Array(256 * 1024)
+        const sender = yield* Effect.fork(Effect.forever(session.send(chunk)))
+        const flusher = yield* Effect.fork(Effect.delay(session.flush, "150 millis"))
+        yield* Effect.sleep("300 millis")
+        peer.socket.terminate()
+        const exit = yield* Fiber.await(sender).pipe(Effect.timeout("3 seconds"))
+        expect(Exit.isFailure(exit)).toBe(true)
+        yield* Fiber.await(flusher).pipe(Effect.timeout("3 seconds"))
+        const reason = yield* session.closeReason.pipe(Effect.timeout("3 seconds"))
+        expect(Option.getOrThrow(reason).code).toBe(1006)
+      }).pipe(Effect.scoped, Effect.provide(live())),
+    15_000
+  )
+
+  it.live(
+    "100 flushes pending above the write mark, half interrupted: the rest complete once the peer reads",
+    () =>
+      Effect.gen(function*() {
+        const srv = yield* Effect.acquireRelease(
+          Effect.promise(() => startServer({ behaviours: { "*": idle } })),
+          (s) => Effect.promise(() => s.close())
+        )
+        const session = yield* WebSockets.webSocketSession(srv.url())
+        const peer = yield* Effect.promise(() => srv.nthConnection(1))
+        stopReading(peer.socket)
+        const sender = yield* Effect.fork(session.send(new Uint8Array(8 * 1024 * 1024)))
+        yield* Effect.sleep("50 millis")
+        const flushes = yield* Effect.forEach(Array.from({ length: 100 }), () => Effect.fork(session.flush))
+        yield* Effect.sleep("50 millis")
+        yield* Fiber.interruptAll(flushes.filter((_, i) => i % 2 === 0))
+        resumeReading(peer.socket)
+        yield* Fiber.join(sender).pipe(Effect.timeout("5 seconds"))
+        const exits = yield* Effect.forEach(flushes.filter((_, i) => i % 2 === 1), Fiber.await).pipe(
+          Effect.timeout("5 seconds")
+        )
+        expect(exits.every(Exit.isSuccess)).toBe(true)
+        const waiters = (session as unknown as { connection: { flushWaiters?: Set<unknown> } }).connection.flushWaiters
+        expect(waiters === undefined || waiters.size === 0).toBe(true)
+      }).pipe(Effect.scoped, Effect.provide(live())),
+    15_000
+  )
+
+  it.live(
+    "a peer that never answers Pings while reading is paused: no ping timeout while paused, one after resuming",
+    () =>
+      Effect.gen(function*() {
+        const srv = yield* Effect.acquireRelease(
+          Effect.promise(() => startServer({ behaviours: { "*": idle }, options: { autoPong: false } })),
+          (s) => Effect.promise(() => s.close())
+        )
+        const session = yield* WebSockets.webSocketSession(srv.url())
+        const peer = yield* Effect.promise(() => srv.nthConnection(1))
+        // 5000 messages: above the count mark, the client pauses reading
+        for (let i = 0; i < 5000; i++) peer.socket.send(`m${i}`)
+        yield* Effect.sleep("800 millis")
+        const state = (session as unknown as Record<symbol, { phase: string; paused: boolean }>)[
+          Symbol.for("effect-websockets/Session/state")
+        ]!
+        expect(state.paused).toBe(true)
+        expect(state.phase).toBe("Open")
+        // read everything: reading resumes, the unanswered Ping now times out
+        const all = yield* Stream.runCollect(session.incoming).pipe(Effect.either)
+        expect(all._tag).toBe("Left")
+        if (all._tag === "Left") expect(all.left.reason).toBe("PingTimeout")
+        const reason = yield* session.closeReason
+        expect(Option.getOrThrow(reason).code).toBe(1011)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(live({ pingInterval: "100 millis", timeout: "200 millis" })),
+        Effect.timeout("10 seconds")
+      ),
+    15_000
+  )
+})
+
+const testLayer = (server: TestEngine.Options = {}, options: WebSockets.Options = {}) =>
+  WebSockets.layer(options).pipe(Layer.provideMerge(TestEngine.layer(server)))
+const testUrl = "ws://redteam.test/"
+
+describe("red team: TestEngine sessions under the same attacks", () => {
+  it.effect("a ping timeout wakes every receiver, incoming reader and closeReason waiter; the scope closes without the 5 s wait", () =>
     Effect.gen(function*() {
-      const srv = yield* Effect.acquireRelease(Effect.promise(() => startServer({ behaviours: { "*": idle } })), (s) =>
-        Effect.promise(() => s.close()))
-      const session = yield* WebSockets.webSocketSession(srv.url())
-      const peer = yield* Effect.promise(() => srv.nthConnection(1))
-      stopReading(peer.socket)
-      const chunk = new Uint8Array(256 * 1024)
-      let sent = 0
-      const sender = yield* Effect.fork(Effect.forever(Effect.tap(session.send(chunk), () => Effect.sync(() => sent++))))
-      // wait until the sender is blocked (nothing more goes through for a while)
-      let last = -1
-      while (last !== sent) {
-        last = sent
-        yield* Effect.sleep("100 millis")
+      const scope = yield* Scope.make()
+      const session = yield* WebSockets.webSocketSession(testUrl).pipe(Scope.extend(scope))
+      const receivers = yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.fork(session.receive))
+      const readers = yield* Effect.forEach(
+        Array.from({ length: 5 }),
+        () => Effect.fork(Stream.runDrain(session.incoming))
+      )
+      const reasons = yield* Effect.forEach(Array.from({ length: 20 }), () => Effect.fork(session.closeReason))
+      yield* TestClock.adjust("1 second")
+      yield* TestClock.adjust("2 seconds")
+      for (const f of [...receivers, ...readers] as Array<Fiber.RuntimeFiber<unknown, unknown>>) {
+        const exit = yield* Fiber.await(f)
+        expect(Exit.isFailure(exit)).toBe(true)
+        if (Exit.isFailure(exit)) expect(JSON.stringify(exit.cause)).toContain("PingTimeout")
       }
-      expect(sent).toBeGreaterThan(0)
-      const start = Date.now()
-      yield* Fiber.interrupt(sender)
-      expect(Date.now() - start).toBeLessThan(100)
-      // a second blocked send, then close: the pending send ends (written or Closed), never hangs
-      const pending = yield* Effect.fork(session.send(chunk))
-      yield* Effect.sleep("20 millis")
-      yield* session.close()
-      resumeReading(peer.socket)
-      const exit = yield* Fiber.await(pending).pipe(Effect.timeout("3 seconds"))
-      if (Exit.isFailure(exit)) expect(JSON.stringify(exit.cause)).toContain("Closed")
-      const reason = yield* session.closeReason.pipe(Effect.timeout("6 seconds"))
-      expect(Option.getOrThrow(reason).code).toBe(1000)
-      const after = yield* Effect.flip(session.send("x"))
-      expect(after.reason).toBe("Closed")
-    }).pipe(Effect.scoped, Effect.provide(live())), 15_000)
+      for (const f of reasons) expect(Option.getOrThrow(yield* Fiber.join(f)).code).toBe(1011)
+      // no TestClock adjustment: the close must not wait for the peer presumed gone
+      const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+      for (let i = 0; i < 20 && closer.unsafePoll() === null; i++) yield* Effect.yieldNow()
+      expect(closer.unsafePoll()).not.toBeNull()
+    }).pipe(Effect.provide(testLayer({ ignorePings: true }, { pingInterval: "1 second", timeout: "2 seconds" }))))
 
-  it.live("a send pending above the write mark when the peer drops: it ends (Closed), never hangs", () =>
+  it.effect("webSocket interrupted while its block waits in receive: the server gets Close(1001), no waiter is left", () =>
     Effect.gen(function*() {
-      const srv = yield* Effect.acquireRelease(Effect.promise(() => startServer({ behaviours: { "*": idle } })), (s) =>
-        Effect.promise(() => s.close()))
-      const session = yield* WebSockets.webSocketSession(srv.url())
-      const peer = yield* Effect.promise(() => srv.nthConnection(1))
-      stopReading(peer.socket)
-      const chunk = new Uint8Array(256 * 1024)
-      const sender = yield* Effect.fork(Effect.forever(session.send(chunk)))
-      const flusher = yield* Effect.fork(Effect.delay(session.flush, "150 millis"))
-      yield* Effect.sleep("300 millis")
-      peer.socket.terminate()
-      const exit = yield* Fiber.await(sender).pipe(Effect.timeout("3 seconds"))
-      expect(Exit.isFailure(exit)).toBe(true)
-      yield* Fiber.await(flusher).pipe(Effect.timeout("3 seconds"))
-      const reason = yield* session.closeReason.pipe(Effect.timeout("3 seconds"))
-      expect(Option.getOrThrow(reason).code).toBe(1006)
-    }).pipe(Effect.scoped, Effect.provide(live())), 15_000)
+      const opened = yield* Deferred.make<Record<symbol, { messageWaiting: number }>>()
+      const run = yield* Effect.fork(WebSockets.webSocket(testUrl, (session) =>
+        Effect.zipRight(
+          Deferred.succeed(opened, session as unknown as Record<symbol, { messageWaiting: number }>),
+          Effect.all([session.receive, session.receive, session.closeReason], { concurrency: "unbounded" })
+        )))
+      const server = yield* TestEngine.nextConnection
+      const session = yield* Deferred.await(opened)
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(run)
+      const close = yield* server.receive
+      expect(Frame.isClose(close)).toBe(true)
+      if (Frame.isClose(close)) expect(Option.getOrThrow(Frame.readReason(close)).code).toBe(1001)
+      const state = session[Symbol.for("effect-websockets/Session/state")]!
+      expect(state.messageWaiting).toBe(0)
+    }).pipe(Effect.provide(testLayer())))
 
-  it.live("100 flushes pending above the write mark, half interrupted: the rest complete once the peer reads", () =>
+  it.effect("a connect interrupted while the handshake is pending leaves no connection open on the server", () =>
     Effect.gen(function*() {
-      const srv = yield* Effect.acquireRelease(Effect.promise(() => startServer({ behaviours: { "*": idle } })), (s) =>
-        Effect.promise(() => s.close()))
-      const session = yield* WebSockets.webSocketSession(srv.url())
-      const peer = yield* Effect.promise(() => srv.nthConnection(1))
-      stopReading(peer.socket)
-      const sender = yield* Effect.fork(session.send(new Uint8Array(8 * 1024 * 1024)))
-      yield* Effect.sleep("50 millis")
-      const flushes = yield* Effect.forEach(Array.from({ length: 100 }), () => Effect.fork(session.flush))
-      yield* Effect.sleep("50 millis")
-      yield* Fiber.interruptAll(flushes.filter((_, i) => i % 2 === 0))
-      resumeReading(peer.socket)
-      yield* Fiber.join(sender).pipe(Effect.timeout("5 seconds"))
-      const exits = yield* Effect.forEach(flushes.filter((_, i) => i % 2 === 1), Fiber.await).pipe(
-        Effect.timeout("5 seconds")
-      )
-      expect(exits.every(Exit.isSuccess)).toBe(true)
-      const waiters = (session.connection as unknown as { flushWaiters?: Set<unknown> }).flushWaiters
-      expect(waiters === undefined || waiters.size === 0).toBe(true)
-    }).pipe(Effect.scoped, Effect.provide(live())), 15_000)
+      const fiber = yield* Effect.fork(Effect.scoped(WebSockets.webSocketSession(testUrl)))
+      yield* TestClock.adjust("100 millis")
+      yield* Fiber.interrupt(fiber)
+      // the connect timeout passes: nothing fires, nothing opens late
+      yield* TestClock.adjust("20 seconds")
+      const exit = yield* Fiber.await(fiber)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+    }).pipe(Effect.provide(testLayer({ handshake: () => Effect.never }))))
 
-  it.live("a peer that never answers Pings while reading is paused: no ping timeout while paused, one after resuming", () =>
+  it.effect("messages sent while receivers are being interrupted are delivered once each, in order, to the survivors", () =>
     Effect.gen(function*() {
-      const srv = yield* Effect.acquireRelease(
-        Effect.promise(() => startServer({ behaviours: { "*": idle }, options: { autoPong: false } })),
-        (s) => Effect.promise(() => s.close())
-      )
-      const session = yield* WebSockets.webSocketSession(srv.url())
-      const peer = yield* Effect.promise(() => srv.nthConnection(1))
-      // 5000 messages: above the count mark, the client pauses reading
-      for (let i = 0; i < 5000; i++) peer.socket.send(`m${i}`)
-      yield* Effect.sleep("800 millis")
-      const state = (session as unknown as Record<symbol, { phase: string; paused: boolean }>)[
-        Symbol.for("effect-websockets/Session/state")
-      ]!
-      expect(state.paused).toBe(true)
-      expect(state.phase).toBe("Open")
-      // read everything: reading resumes, the unanswered Ping now times out
-      const all = yield* Stream.runCollect(session.incoming).pipe(Effect.either)
-      expect(all._tag).toBe("Left")
-      if (all._tag === "Left") expect(all.left.reason).toBe("PingTimeout")
-      const reason = yield* session.closeReason
-      expect(Option.getOrThrow(reason).code).toBe(1011)
-    }).pipe(
-      Effect.scoped,
-      Effect.provide(live({ pingInterval: "100 millis", timeout: "200 millis" })),
-      Effect.timeout("10 seconds")
-    ), 15_000)
+      const session = yield* WebSockets.webSocketSession(testUrl)
+      const server = yield* TestEngine.nextConnection
+      const doomed = yield* Effect.forEach(Array.from({ length: 10 }), () => Effect.fork(session.receive))
+      yield* Effect.yieldNow()
+      const sending = yield* Effect.fork(Effect.forEach(Array.from({ length: 30 }, (_, i) => `m${i}`), server.send))
+      yield* Fiber.interruptAll(doomed)
+      yield* Fiber.join(sending)
+      const got: Array<string> = []
+      for (const f of doomed) {
+        const exit = yield* Fiber.await(f)
+        if (Exit.isSuccess(exit)) got.push(Frame.readText(exit.value as Frame.Text))
+      }
+      const rest = yield* Stream.runCollect(Stream.take(session.incoming, 30 - got.length))
+      for (const frame of rest) got.push(Frame.readText(frame as Frame.Text))
+      expect(got.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `m${i}`).sort())
+    }).pipe(Effect.scoped, Effect.provide(testLayer())))
 })
