@@ -10,10 +10,14 @@ import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import * as net from "node:net"
 import { WebSocketServer } from "ws"
-import { NodeEngine, WebSockets } from "../../src/index.js"
+import { WebSocket } from "ws"
+import { BrowserEngine, NodeEngine, WebSockets } from "../../src/index.js"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-const Live = WebSockets.layer({ connectTimeout: "300 millis" }).pipe(Layer.provide(NodeEngine.layer))
+const engine = process.argv[2] === "browser"
+  ? BrowserEngine.layerConstructor(WebSocket as unknown as BrowserEngine.WebSocketConstructor)
+  : NodeEngine.layer
+const Live = WebSockets.layer({ connectTimeout: "300 millis" }).pipe(Layer.provide(engine))
 
 const main = async () => {
   const result: Record<string, unknown> = {}

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
@@ -194,10 +195,10 @@ describe("red team: waiters of the core", () => {
 })
 
 describe("red team: interrupted connects (child process with a deadline)", () => {
-  it(
-    "a connect interrupted before open, during the handshake or right after open leaves no socket, no timer",
-    async () => {
-      const child = await runChild("../redteam/connectChild.ts", { deadlineMs: 20_000 })
+  it.each(["node", "browser"])(
+    "%s engine: a connect interrupted before open, during the handshake or right after open leaves no socket, no timer",
+    async (engine) => {
+      const child = await runChild("../redteam/connectChild.ts", { deadlineMs: 20_000, args: [engine] })
       expect(child.timedOut, child.stderr).toBe(false)
       expect(child.code, child.stderr).toBe(0)
       const result = child.result as Record<string, unknown>
@@ -479,4 +480,45 @@ describe("red team: interrupted flushes leave no entry behind (docs/API.md §3)"
       ),
     15_000
   )
+})
+
+describe("red team: cutting the close wait short", () => {
+  it.live(
+    "three sessions whose peer never answers Close: interrupting the scope's close drops all three at once",
+    () =>
+      Effect.gen(function*() {
+        const srv = yield* Effect.acquireRelease(
+          Effect.promise(() => startServer({ behaviours: { "*": idle } })),
+          (s) => Effect.promise(() => s.close())
+        )
+        const scope = yield* Scope.make()
+        for (let i = 0; i < 3; i++) yield* WebSockets.webSocketSession(srv.url()).pipe(Scope.extend(scope))
+        const peers = yield* Effect.promise(() => Promise.all([1, 2, 3].map((n) => srv.nthConnection(n))))
+        // the peers read nothing more: our Close is never answered
+        for (const peer of peers) stopReading(peer.socket)
+        const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* Effect.sleep("100 millis")
+        const start = Date.now()
+        yield* Fiber.interrupt(closer)
+        expect(Date.now() - start).toBeLessThan(500)
+        for (const peer of peers) resumeReading(peer.socket)
+        const closed = yield* Effect.promise(() => Promise.all(peers.map((p) => p.closed))).pipe(
+          Effect.timeout("2 seconds")
+        )
+        expect(closed.length).toBe(3)
+      }).pipe(Effect.scoped, Effect.provide(live())),
+    15_000
+  )
+
+  it.effect("parallel finalizers: three sessions whose peer ignores Close are closed within one 5 s wait", () =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make(ExecutionStrategy.parallel)
+      for (let i = 0; i < 3; i++) yield* WebSockets.webSocketSession(testUrl).pipe(Scope.extend(scope))
+      const closer = yield* Effect.fork(Scope.close(scope, Exit.void))
+      yield* TestClock.adjust("4 seconds")
+      expect(closer.unsafePoll()).toBeNull()
+      yield* TestClock.adjust("1 second")
+      for (let i = 0; i < 20 && closer.unsafePoll() === null; i++) yield* Effect.yieldNow()
+      expect(closer.unsafePoll()).not.toBeNull()
+    }).pipe(Effect.provide(testLayer({ ignoreClose: true }))))
 })
