@@ -524,14 +524,10 @@ describe("red team: cutting the close wait short", () => {
 })
 
 describe("red team: interruption in the same tick as the connect succeeds", () => {
-  // BUG (pre-existing: the same with the former Effect.acquireRelease(Effect.interruptible(connect), release), checked
-  // on 495649a^): src/internal/session.ts `make` runs the connect in `Effect.interruptible` inside the uninterruptible
-  // region; when the engine's Effect.async has resumed with the open connection and an interruption is already
-  // queued for the fiber, the runtime delivers the interruption inside the interruptible region, after the async
-  // succeeded: the connection value is discarded, `Scope.addFinalizerExit` never runs, and the open connection (on
-  // which `listener.onOpen` was called) is neither closed nor dropped: a leaked socket. Suggested fix: in `make`,
-  // `Effect.interruptible(connect(state)).pipe(Effect.onInterrupt(() => Effect.sync(() => state.transport?.terminate())))`
-  it.fails("a connect that succeeds and is interrupted before the fiber resumes: the connection is closed, never leaked", async () => {
+  // was a bug (pre-existing, also with the former Effect.acquireRelease): the interruption, delivered inside the
+  // interruptible connect after the engine's Effect.async had resumed with the open connection, discarded the
+  // connection unowned (never closed, never dropped). Fixed in src/internal/session.ts `make` (Effect.onError drops it)
+  it("a connect that succeeds and is interrupted before the fiber resumes: the connection is closed, never leaked", async () => {
     let resumeConnect: ((connection: Engine.Connection) => void) | undefined
     const fake: Fake = { closes: [], answerClose: true }
     let terminated = 0
