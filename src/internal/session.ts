@@ -112,9 +112,13 @@ export const make = (
     // the session's life, about 0.2 KiB of every idle session, for a finalizer that needs none of them. As there,
     // the finalizer is registered in the same uninterruptible region as the connection is made; the handshake itself
     // stays interruptible, so that `connectTimeout` (and the caller's interruption) can abort one that never
-    // completes (the engine cleans up an aborted attempt)
+    // completes (the engine cleans up an aborted attempt). An interruption that lands after the engine opened the
+    // connection (`onOpen`) but before the fiber took it would drop the connection unowned: it is dropped here
     const connection = yield* Effect.uninterruptible(
-      Effect.tap(Effect.interruptible(connect(state)), () => Scope.addFinalizerExit(scope, releaser(state, closing)))
+      Effect.tap(
+        Effect.onError(Effect.interruptible(connect(state)), () => Effect.sync(() => state.transport?.terminate())),
+        () => Scope.addFinalizerExit(scope, releaser(state, closing))
+      )
     )
     state.transport = connection
     if (Option.isSome(settings.pingInterval)) {
