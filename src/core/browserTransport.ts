@@ -121,7 +121,8 @@ class BrowserConnection implements Transport.Connection {
   /** A fragmented message being sent: the standard API sends whole messages only, so fragments wait here. */
   private fragments: Array<string | Uint8Array> = []
   private waiters: Array<Waiter> = []
-  private polling = false
+  /** The poll timer, while some waiter waits: cleared when the last one leaves (an interrupted flush). */
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
 
   constructor(
     private readonly socket: WebSocketLike,
@@ -295,17 +296,31 @@ class BrowserConnection implements Transport.Connection {
     return this.socket.bufferedAmount
   }
 
-  flush(onDrained: () => void): void {
-    this.whenBelow(0, onDrained)
+  flush(onDrained: () => void): (() => void) | undefined {
+    return this.whenBelow(0, onDrained)
   }
 
-  private whenBelow(threshold: number, done: (error?: Error) => void): void {
-    if (this.socket.readyState === CLOSED) return done(new Error("The WebSocket is closed"))
-    if (this.socket.bufferedAmount <= threshold) return done()
-    this.waiters.push({ threshold, done })
-    if (!this.polling) {
-      this.polling = true
-      setTimeout(poll, POLL_MILLIS, this)
+  /** Calls `done` once `bufferedAmount` is at most `threshold`; returns what unregisters it (nothing left behind). */
+  private whenBelow(threshold: number, done: (error?: Error) => void): (() => void) | undefined {
+    if (this.socket.readyState === CLOSED) {
+      done(new Error("The WebSocket is closed"))
+      return undefined
+    }
+    if (this.socket.bufferedAmount <= threshold) {
+      done()
+      return undefined
+    }
+    const waiter: Waiter = { threshold, done }
+    this.waiters.push(waiter)
+    if (this.timer === undefined) this.timer = setTimeout(poll, POLL_MILLIS, this)
+    return () => {
+      const index = this.waiters.indexOf(waiter)
+      if (index === -1) return
+      this.waiters.splice(index, 1)
+      if (this.waiters.length === 0 && this.timer !== undefined) {
+        clearTimeout(this.timer)
+        this.timer = undefined
+      }
     }
   }
 
@@ -318,21 +333,28 @@ class BrowserConnection implements Transport.Connection {
       else waiting.push(waiter)
     }
     this.waiters = waiting
-    this.polling = waiting.length > 0 && this.socket.readyState !== CLOSED
-    if (!this.polling && waiting.length > 0) this.fail(new Error("The WebSocket is closed"))
-    return this.polling
+    const polling = waiting.length > 0 && this.socket.readyState !== CLOSED
+    if (!polling && waiting.length > 0) this.fail(new Error("The WebSocket is closed"))
+    return polling
+  }
+
+  /** The poll timer fired: look again, and again later while some waiter still waits. */
+  tick(): void {
+    this.timer = this.poll() ? setTimeout(poll, POLL_MILLIS, this) : undefined
   }
 
   private fail(error: Error): void {
     const waiters = this.waiters
     this.waiters = []
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
     for (const waiter of waiters) waiter.done(error)
   }
 }
 
-const poll = (connection: BrowserConnection): void => {
-  if (connection.poll()) setTimeout(poll, POLL_MILLIS, connection)
-}
+const poll = (connection: BrowserConnection): void => connection.tick()
 
 const hasDeflateSettings = (deflate: Transport.DeflateOptions): boolean =>
   deflate.clientNoContextTakeover !== undefined || deflate.serverNoContextTakeover !== undefined ||
