@@ -246,10 +246,11 @@ export class SessionCore implements Listener {
 
   onClose(code: number, reason: string): void {
     this.transportClosed = true
-    const closed = this.rare?.closedWaiters
-    if (closed !== undefined) {
-      this.rare!.closedWaiters = undefined
-      for (const waiter of closed) this.wakeUp(waiter)
+    const rare = this.rare
+    if (rare !== undefined) {
+      const closed = rare.closedWaiters
+      rare.closedWaiters = undefined
+      this.wakeAll(closed)
     }
     if (this.phase === "Ended") return
     const sent = this.sentReason
@@ -279,10 +280,15 @@ export class SessionCore implements Listener {
     rare.endWaiters = undefined
     rare.pongWaiter = undefined
     if (first !== undefined) this.wakeUp(first)
-    if (waiters !== undefined) { for (const waiter of waiters) this.wakeUp(waiter) }
-    if (endWaiters !== undefined) { for (const waiter of endWaiters) this.wakeUp(waiter) }
+    this.wakeAll(waiters)
+    this.wakeAll(endWaiters)
     this.onEnded()
     if (pong !== undefined) this.wakeUp(pong)
+  }
+
+  /** Wakes every waiter of a set the caller has already detached from the session. */
+  private wakeAll(waiters: Set<Waiter> | undefined): void {
+    if (waiters !== undefined) { for (const waiter of waiters) this.wakeUp(waiter) }
   }
 
   /** Sends our Close (once) and remembers its reason. */

@@ -14,7 +14,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Core from "../core/session.js"
-import type { State } from "./sessionState.js"
+import { coreWait, type State } from "./sessionState.js"
 
 /** Sends a Ping and waits for its Pong (or the end); fails with NoSuchElement when the session is not open. */
 const pingAndAwaitPong = (state: State) =>
@@ -25,18 +25,10 @@ const pingAndAwaitPong = (state: State) =>
   })
 
 /** Waits again for the outstanding Ping's Pong (at once when it has come meanwhile, or the session has ended). */
-const awaitPong = (state: State) =>
-  Effect.async<void>((resume) => {
-    if (!state.waitForPong(resume as unknown as Core.Waiter)) return resume(Effect.void)
-    return Effect.sync(() => state.cancelPongWait())
-  })
+const awaitPong = (state: State) => coreWait((waiter) => state.waitForPong(waiter), () => state.cancelPongWait())
 
 /** Waits until reading resumes (at once when it is not paused). */
-const awaitResume = (state: State) =>
-  Effect.async<void>((resume) => {
-    if (!state.waitForResume(resume as unknown as Core.Waiter)) return resume(Effect.void)
-    return Effect.sync(() => state.cancelResumeWait())
-  })
+const awaitResume = (state: State) => coreWait((waiter) => state.waitForResume(waiter), () => state.cancelResumeWait())
 
 /** The pinger of one session, to be forked in its scope (it returns when the session ends). */
 export const pinger = (state: State, interval: Duration.Duration, timeout: Duration.Duration) =>

@@ -48,9 +48,8 @@ export class State extends Core.SessionCore {
     const failure = this.failure
     if (failure !== undefined) {
       // the failure's reason is the end reason: one CloseReason for both
-      const sent = (failure.kind === "Abnormal" ? failure.reason : failure.sent) === reason
-        ? closeReason!
-        : toCloseReason(failure.kind === "Abnormal" ? failure.reason : failure.sent)
+      const failureReason = failure.kind === "Abnormal" ? failure.reason : failure.sent
+      const sent = failureReason === reason ? closeReason! : toCloseReason(failureReason)
       this.error = failure.kind === "Violation"
         ? WebSocketException.violation(failure.violation, failure.message, sent)
         : failure.kind === "PingTimeout"
@@ -88,29 +87,32 @@ export class State extends Core.SessionCore {
   }
 }
 
-/** Waits until a message is queued or the session has ended (at once if either is already the case). */
-export const awaitMessage = (state: State): Effect.Effect<void> =>
+/**
+ * An `Effect.async` over one of the core's waits: `register` declines (false) when there is nothing to wait for, and
+ * `cancel` unregisters the waiter of an interrupted fiber, so that it leaves nothing behind. The core wakes the waiter
+ * with `wakeUp` above.
+ */
+export const coreWait = (
+  register: (waiter: Core.Waiter) => boolean,
+  cancel: (waiter: Core.Waiter) => void
+): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     const waiter = resume as unknown as Core.Waiter
-    if (!state.waitForMessage(waiter)) return resume(Effect.void)
-    return Effect.sync(() => state.cancelMessageWait(waiter))
+    if (!register(waiter)) return resume(Effect.void)
+    return Effect.sync(() => cancel(waiter))
   })
+
+/** Waits until a message is queued or the session has ended (at once if either is already the case). */
+export const awaitMessage = (state: State): Effect.Effect<void> =>
+  coreWait((waiter) => state.waitForMessage(waiter), (waiter) => state.cancelMessageWait(waiter))
 
 /** Waits for the session's end; its value is `closeReason`'s. */
 export const awaitEnd = (state: State): Effect.Effect<Option.Option<CloseReason>> => {
-  const wait = Effect.async<void>((resume) => {
-    const waiter = resume as unknown as Core.Waiter
-    if (!state.waitForEnd(waiter)) return resume(Effect.void)
-    return Effect.sync(() => state.cancelEndWait(waiter))
-  })
+  const wait = coreWait((waiter) => state.waitForEnd(waiter), (waiter) => state.cancelEndWait(waiter))
   const read = Effect.sync(() => state.closeReason)
   return Effect.suspend(() => state.phase === "Ended" ? Exit.succeed(state.closeReason) : Effect.zipRight(wait, read))
 }
 
 /** Waits for the end of the session's transport. */
 export const awaitTransportClosed = (state: State): Effect.Effect<void> =>
-  Effect.async<void>((resume) => {
-    const waiter = resume as unknown as Core.Waiter
-    if (!state.waitForTransportClosed(waiter)) return resume(Effect.void)
-    return Effect.sync(() => state.cancelTransportClosedWait(waiter))
-  })
+  coreWait((waiter) => state.waitForTransportClosed(waiter), (waiter) => state.cancelTransportClosedWait(waiter))
