@@ -9,9 +9,6 @@ import { redactUrl, scrub } from "../core/redact.js"
 import type * as Transport from "../core/transport.js"
 import { WebSocketException } from "../Errors.js"
 
-/** The server answered with another status than 101 (docs/API.md's exact message). */
-export const unexpectedStatus = (status: number): WebSocketException => WebSocketException.handshake(status)
-
 /**
  * The server answered 101 but not as an upgrade: Node's HTTP client only hands over the socket when the answer also
  * says `Connection: Upgrade` (and ws wants `Upgrade: websocket`), so the status alone is not the problem.
@@ -101,7 +98,7 @@ export const closedDuringHandshake = (url: URL): WebSocketException =>
 export const fromFailure = (url: URL, failure: Transport.ConnectFailure): WebSocketException => {
   switch (failure._tag) {
     case "UnexpectedStatus":
-      return unexpectedStatus(failure.status)
+      return WebSocketException.handshake(failure.status)
     case "NotUpgraded":
       return notUpgraded(url, failure.headers as Readonly<Record<string, string | Array<string> | undefined>>)
     case "AnswerRejected":
