@@ -173,10 +173,6 @@ export class SessionCore implements Listener {
   get pauses(): number {
     return this.rare?.pauses ?? 0
   }
-  /** The close reason a `Closed` error reports: the end reason once ended, else the Close we sent, if any. */
-  get knownReason(): Reason | undefined {
-    return this.phase === "Ended" ? this.endReason : this.sentReason
-  }
 
   // ---------------------------------------------------------------------------------------------------------------
   // the engine's listener: prototype methods rather than an object of closures per session
